@@ -1,0 +1,55 @@
+import type { FastifyError, FastifyInstance } from 'fastify'
+import configPlugin, { type ConfigPluginOptions } from './plugins/config.ts'
+import routes from './routes/index.ts'
+
+export type AppOptions = ConfigPluginOptions
+
+// The application as a plain plugin: it never listens, so tests build it with inject and
+// server.ts owns the logger, the timeouts and the port.
+export default async function app (fastify: FastifyInstance, options: AppOptions) {
+  const endpoints = new Map<string, Set<string>>()
+  fastify.addHook('onRoute', route => {
+    const methods = [route.method].flat().filter(method => method !== 'HEAD')
+    endpoints.set(route.url, new Set([...(endpoints.get(route.url) ?? []), ...methods]))
+  })
+
+  fastify.addHook('onResponse', async (request, reply) => {
+    request.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+  })
+
+  fastify.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.validation) {
+      return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: describeValidation(error) })
+    }
+    const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
+    if (statusCode >= 500) {
+      // The cause stays in the log; the caller learns only that it was ours.
+      request.log.error({ err: error }, 'request failed')
+      return reply.code(statusCode).send({ statusCode, error: 'Internal Server Error', message: 'the server failed to answer; see GET /logs for the cause' })
+    }
+    return reply.code(statusCode).send({ statusCode, error: error.code ?? 'Bad Request', message: fastify.config.scrub(error.message) })
+  })
+
+  fastify.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]
+    const allowed = endpoints.get(path)
+    const list = [...endpoints].map(([url, methods]) => `${[...methods].join(',')} ${url}`).join(', ')
+    if (allowed) {
+      reply.header('allow', [...allowed, 'HEAD'].join(', '))
+      return reply.code(405).send({ statusCode: 405, error: 'Method Not Allowed', message: `${request.method} is not allowed on ${path}; use ${[...allowed].join(' or ')}` })
+    }
+    return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no endpoint ${request.method} ${path}; endpoints: ${list}` })
+  })
+
+  await fastify.register(configPlugin, options)
+  await fastify.register(routes)
+}
+
+function describeValidation (error: FastifyError): string {
+  const where = error.validationContext === 'querystring' ? 'query parameter' : error.validationContext ?? 'request'
+  return (error.validation ?? []).map(problem => {
+    const name = problem.instancePath.replace(/^\//, '') || String(problem.params.missingProperty ?? '')
+    const allowed = problem.params.allowedValues as string[] | undefined
+    return `${where} ${name} ${allowed ? `must be one of ${allowed.join(', ')}` : problem.message}`
+  }).join('; ')
+}

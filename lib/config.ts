@@ -1,0 +1,255 @@
+import { readFileSync, existsSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import envSchema from 'env-schema'
+import { parse, TomlError } from 'smol-toml'
+import { closest, distance } from 'fastest-levenshtein'
+import { Ajv, type ErrorObject } from 'ajv'
+import { ConfigSchema, secretKeys, type Config } from './config-schema.ts'
+
+export type { Config }
+
+export interface ConfigProblem {
+  message: string
+  // The offending line of the file with a caret under the column (syntax errors only).
+  excerpt?: string
+}
+
+export type LoadedConfig = (
+  | { ok: true, file: string, config: Config }
+  // `fallback` is how a server with a broken config still listens and logs, to answer
+  // /health with the problems: the configured host and port where readable, else defaults.
+  | { ok: false, file?: string, problems: ConfigProblem[], fallback: Pick<Config, 'server' | 'log'> }
+) & {
+  // Values that must never appear in a log line, a response or an error text.
+  secrets: string[]
+}
+
+export interface LoadOptions {
+  // --config PATH; wins over everything else.
+  path?: string
+  cwd: string
+  env: NodeJS.ProcessEnv
+  // Folder of the executable (or of cli.ts when run from sources), the last place looked in.
+  programDir: string
+}
+
+type Table = Record<string, unknown>
+type ObjectSchema = { properties: Record<string, { type?: string, description?: string, properties?: unknown }> }
+
+// env-schema's own instance coerces types; a string where a number belongs is a mistake to
+// report, not to coerce.
+const ajv = new Ajv({ allErrors: true, useDefaults: true, removeAdditional: true, coerceTypes: false })
+const sections = (ConfigSchema as unknown as ObjectSchema).properties
+const SECRET_LINE = /^\s*["']?[\w.]*(password|token|secret)[\w]*["']?\s*=/i
+
+export function envName (section: string, key: string): string {
+  return `SUAI_${section}_${key}`.toUpperCase()
+}
+
+export function findConfigFile ({ path, cwd, env, programDir }: LoadOptions): { file: string } | { problem: string } {
+  const explicit = path ?? env.SUAI_CONFIG
+  if (explicit) {
+    const file = resolve(cwd, explicit)
+    const source = path ? '--config' : 'SUAI_CONFIG'
+    return existsSync(file) ? { file } : { problem: `config file not found: ${file} (from ${source}); check the path` }
+  }
+  const candidates = [...new Set([join(cwd, 'config.toml'), join(programDir, 'config.toml')])]
+  const file = candidates.find(candidate => existsSync(candidate))
+  return file
+    ? { file }
+    : { problem: `config file not found: looked for ${candidates.join(' and ')}; copy config.toml next to suaicloudapp (see README) or pass --config PATH` }
+}
+
+export function loadConfig (options: LoadOptions): LoadedConfig {
+  const found = findConfigFile(options)
+  if ('problem' in found) return failed(undefined, [{ message: found.problem }], {}, options.env)
+  const { file } = found
+
+  let text: string
+  try {
+    // A BOM is legal in a UTF-8 file written by Windows editors; TOML parsers reject it.
+    text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '')
+  } catch (err) {
+    return failed(file, [{ message: `${file}: cannot read the config file (${(err as NodeJS.ErrnoException).code}); check that it is a readable file` }], {}, options.env)
+  }
+
+  let raw: Table
+  try {
+    raw = parse(text) as Table
+  } catch (err) {
+    if (!(err instanceof TomlError)) throw err
+    const reason = err.message.split('\n')[0].replace(/^Invalid TOML document: /, '')
+    return failed(file, [{
+      message: `${file}:${err.line}:${err.column}: TOML syntax error: ${reason}; fix that line (strings need quotes, one key per line, [section] headers)`,
+      excerpt: excerpt(text, err.line, err.column)
+    }], {}, options.env)
+  }
+
+  const problems = unknownKeys(raw, file, text)
+  const data = withEnvOverrides(raw, options.env)
+  try {
+    const config = validate(data)
+    if (problems.length === 0) return { ok: true, file, config, secrets: secretValues(config, options.env) }
+  } catch (err) {
+    const errors = (err as { errors?: ErrorObject[] }).errors ?? []
+    problems.push(...errors.map(error => schemaProblem(error, data, file, text, options.env)))
+  }
+  return failed(file, problems, data, options.env)
+}
+
+function failed (file: string | undefined, problems: ConfigProblem[], data: Table, env: NodeJS.ProcessEnv): LoadedConfig {
+  const { server, log } = validate({})
+  const given = withEnvOverrides(data, env).server as Table | undefined
+  if (typeof given?.host === 'string' && given.host !== '') server.host = given.host
+  if (Number.isInteger(given?.port) && (given!.port as number) >= 1 && (given!.port as number) <= 65535) server.port = given!.port as number
+  return { ok: false, file, problems, fallback: { server, log }, secrets: secretValues(data, env) }
+}
+
+function validate (data: Table): Config {
+  return envSchema<Config>({
+    // structuredClone: env-schema writes into the schema it is given.
+    schema: structuredClone(ConfigSchema),
+    data,
+    env: false,
+    ajv
+  })
+}
+
+function unknownKeys (raw: Table, file: string, text: string): ConfigProblem[] {
+  const problems: ConfigProblem[] = []
+  for (const [section, value] of Object.entries(raw)) {
+    const known = sections[section]
+    if (!known) {
+      problems.push({ message: `${where(file, text, section)}unknown section [${section}]${suggest(section, Object.keys(sections))}; known sections: ${Object.keys(sections).join(', ')}` })
+      continue
+    }
+    if (!isTable(value)) continue // the schema reports the wrong type
+    const keys = Object.keys(known.properties as Table)
+    for (const key of Object.keys(value)) {
+      if (!keys.includes(key)) {
+        problems.push({ message: `${where(file, text, section, key)}unknown key ${section}.${key}${suggest(key, keys)}; [${section}] takes ${keys.join(', ')}` })
+      }
+    }
+  }
+  return problems
+}
+
+function suggest (word: string, candidates: string[]): string {
+  const best = closest(word, candidates)
+  return distance(word, best) <= Math.max(2, Math.floor(best.length / 3)) ? ` — did you mean ${best}?` : ''
+}
+
+// SUAI_<SECTION>_<KEY> overrides the file; numbers arrive as text and are read as numbers only
+// where the schema wants an integer, so a bad value is still reported against its variable.
+function withEnvOverrides (raw: Table, env: NodeJS.ProcessEnv): Table {
+  const data: Table = { ...raw }
+  for (const [section, schema] of Object.entries(sections)) {
+    for (const [key, keySchema] of Object.entries(schema.properties as Record<string, { type?: string }>)) {
+      const value = env[envName(section, key)]
+      if (value === undefined) continue
+      const table = isTable(data[section]) ? { ...data[section] } : {}
+      table[key] = keySchema.type === 'integer' && /^-?\d+$/.test(value.trim()) ? Number(value) : value
+      data[section] = table
+    }
+  }
+  return data
+}
+
+function schemaProblem (error: ErrorObject, data: Table, file: string, text: string, env: NodeJS.ProcessEnv): ConfigProblem {
+  const path = error.instancePath.split('/').filter(Boolean)
+  if (error.keyword === 'required') {
+    const missing = String(error.params.missingProperty)
+    const section = path[0]
+    const description = sectionKeyDescription(section, missing)
+    return {
+      message: section
+        ? `${where(file, text, section)}missing key ${section}.${missing} (${description}); add it under [${section}] or set ${envName(section, missing)}`
+        : `${file}: missing section [${missing}]`
+    }
+  }
+  const [section, key] = path
+  const dotted = path.join('.')
+  const fromEnv = key !== undefined && env[envName(section, key)] !== undefined
+  const origin = fromEnv ? `${envName(section, key)}: ` : where(file, text, section, key)
+  const value = path.reduce<unknown>((node, part) => (node as Table | undefined)?.[part], data)
+  const shown = secretKeys.includes(dotted) ? '' : ` (got ${JSON.stringify(value)})`
+  const expected = key === undefined
+    ? 'must be a table: write it as a [' + section + '] header followed by key = value lines'
+    : expectation(error, sectionKeyDescription(section, key))
+  return { message: `${origin}${dotted} ${expected}${shown}` }
+}
+
+function expectation (error: ErrorObject, description: string): string {
+  switch (error.keyword) {
+    case 'type': return `must be ${error.params.type === 'integer' ? 'a whole number' : `a ${error.params.type}`}: ${description}`
+    case 'minimum':
+    case 'maximum': return `is out of range: ${description}`
+    case 'minLength': return `must not be empty: ${description}`
+    case 'enum': return `must be one of ${(error.params.allowedValues as string[]).join(', ')}`
+    default: return `${error.message}: ${description}`
+  }
+}
+
+function sectionKeyDescription (section: string, key: string): string {
+  const keySchema = (sections[section]?.properties as Record<string, { description?: string }> | undefined)?.[key]
+  return keySchema?.description ?? key
+}
+
+// "file:line: " for a key (or a section header) when it can be found in the text, else "file: ".
+function where (file: string, text: string, section: string, key?: string): string {
+  const lines = text.split(/\r?\n/)
+  let current = ''
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim()
+    const header = /^\[\s*([^\]\s]+)\s*\]/.exec(line)
+    if (header) {
+      current = header[1]
+      if (key === undefined && current === section) return `${file}:${i + 1}: `
+      continue
+    }
+    const assigned = /^["']?([\w.-]+)["']?\s*=/.exec(line)?.[1]
+    if (!assigned) continue
+    const full = current ? `${current}.${assigned}` : assigned
+    if (full === (key === undefined ? section : `${section}.${key}`)) return `${file}:${i + 1}: `
+  }
+  return `${file}: `
+}
+
+function excerpt (text: string, line: number, column: number): string {
+  const source = text.split(/\r?\n/)[line - 1] ?? ''
+  // Never echo a secret, even a mistyped one.
+  const shown = SECRET_LINE.test(source) ? source.replace(/=.*/, '= [redacted]') : source
+  return `${String(line).padStart(4)} | ${shown}\n     | ${' '.repeat(Math.max(0, column - 1))}^`
+}
+
+function isTable (value: unknown): value is Table {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date)
+}
+
+// Secret values from the file, its environment overrides and the AWS credentials in the
+// environment. Very short values are left out: scrubbing "ab" would mangle every log line.
+function secretValues (data: Table, env: NodeJS.ProcessEnv): string[] {
+  const merged = withEnvOverrides(data, env)
+  const values = [
+    ...secretKeys.map(key => { const [section, name] = key.split('.'); return (merged[section] as Table | undefined)?.[name] }),
+    env.AWS_SECRET_ACCESS_KEY,
+    env.AWS_SESSION_TOKEN
+  ]
+  return [...new Set(values.map(value => typeof value === 'number' ? String(value) : value)
+    .filter((value): value is string => typeof value === 'string' && value.length >= 4))]
+}
+
+export function programDir (): string {
+  // In a packed executable argv[1] is not a script; the executable's own folder is the place.
+  const packed = 'pkg' in process || isSea()
+  return packed ? dirname(process.execPath) : dirname(resolve(process.argv[1] ?? '.'))
+}
+
+function isSea (): boolean {
+  try {
+    return (process as unknown as { getBuiltinModule?: (name: string) => { isSea?: () => boolean } | undefined })
+      .getBuiltinModule?.('node:sea')?.isSea?.() ?? false
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,9 @@
+import type { FastifyInstance } from 'fastify'
+import healthRoutes from './health.ts'
+import logsRoutes from './logs.ts'
+
+// Every endpoint, registered explicitly: a bundled executable has no folder to scan.
+export default async function routes (fastify: FastifyInstance) {
+  await fastify.register(healthRoutes)
+  await fastify.register(logsRoutes)
+}
