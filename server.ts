@@ -1,20 +1,21 @@
 import { resolve } from 'node:path'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
 import app from './app.ts'
-import { loadConfig, type LoadOptions } from './lib/config.ts'
+import { loadConfig, type LoadedConfig, type LoadOptions } from './lib/config.ts'
 import { createLogger } from './lib/logger.ts'
 import { versionLine } from './lib/version.ts'
 
-export interface Served {
+export interface Built {
   fastify: FastifyInstance
-  url: string
+  loaded: LoadedConfig
+  listen: { host: string, port: number }
+  // Closes the app, its clients and the log file.
   close: () => Promise<void>
 }
 
-// Loads the config, opens output.log and listens. A broken config does not stop the server:
-// it still listens and /health answers 503 with the problems, so an operator behind a load
-// balancer sees why instead of a silent port.
-export async function serve (options: LoadOptions): Promise<Served> {
+// The configured app with its logger, not yet listening (tests inject into it).
+export async function buildServer (options: LoadOptions): Promise<Built> {
   const loaded = loadConfig(options)
   const { log, server: listen } = loaded.ok ? loaded.config : loaded.fallback
   const logFile = resolve(options.cwd, log.file)
@@ -22,7 +23,6 @@ export async function serve (options: LoadOptions): Promise<Served> {
 
   if (!loaded.ok) {
     for (const problem of loaded.problems) logger.error({ file: loaded.file }, problem.message)
-    process.stderr.write(`suaicloudapp: the config has problems; serving /health as 503 until they are fixed:\n${loaded.problems.map(problem => `  ${problem.message}\n`).join('')}`)
   }
 
   const fastify = Fastify({
@@ -35,26 +35,38 @@ export async function serve (options: LoadOptions): Promise<Served> {
     keepAliveTimeout: 65_000,
     requestTimeout: 30_000
   })
-  await fastify.register(app, { loaded, logFile })
-
-  try {
-    await fastify.listen({ host: listen.host, port: listen.port })
-  } catch (err) {
-    await closeLog()
-    throw new StartError(listenProblem(err as NodeJS.ErrnoException, listen))
-  }
-  const url = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`
-  logger.info({ config: loaded.file, log: logFile, url }, `${versionLine} listening`)
-  if (!process.stdout.isTTY) process.stdout.write(`${versionLine} listening on ${url} (config: ${loaded.file ?? 'none'}, log: ${logFile})\n`)
-
+  // fp: the app's decorators and handlers belong to the root instance the server owns.
+  await fastify.register(fp(app), { loaded, logFile })
   return {
     fastify,
-    url,
+    loaded,
+    listen,
     close: async () => {
       await fastify.close()
       await closeLog()
     }
   }
+}
+
+// Builds the app and listens. A broken config does not stop the server: it still listens and
+// /health answers 503 with the problems, so an operator behind a load balancer sees why
+// instead of a silent port.
+export async function serve (options: LoadOptions): Promise<Built & { url: string }> {
+  const built = await buildServer(options)
+  const { fastify, loaded, listen } = built
+  if (!loaded.ok) {
+    process.stderr.write(`suaicloudapp: the config has problems; serving /health as 503 until they are fixed:\n${loaded.problems.map(problem => `  ${problem.message}\n`).join('')}`)
+  }
+  try {
+    await fastify.listen({ host: listen.host, port: listen.port })
+  } catch (err) {
+    await built.close()
+    throw new StartError(listenProblem(err as NodeJS.ErrnoException, listen))
+  }
+  const url = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`
+  fastify.log.info({ config: loaded.file, log: fastify.config.logFile, url }, `${versionLine} listening`)
+  if (!process.stdout.isTTY) process.stdout.write(`${versionLine} listening on ${url} (config: ${loaded.file ?? 'none'}, log: ${fastify.config.logFile})\n`)
+  return { ...built, url }
 }
 
 // A failure to start that the CLI prints as one line, without a stack.

@@ -89,12 +89,12 @@ export function loadConfig (options: LoadOptions): LoadedConfig {
   const data = withEnvOverrides(raw, options.env)
   try {
     const config = validate(data)
-    if (problems.length === 0) return { ok: true, file, config, secrets: secretValues(config, options.env) }
+    if (problems.length === 0) return { ok: true, file, config, secrets: secretValues(raw, options.env) }
   } catch (err) {
     const errors = (err as { errors?: ErrorObject[] }).errors ?? []
     problems.push(...errors.map(error => schemaProblem(error, data, file, text, options.env)))
   }
-  return failed(file, problems, data, options.env)
+  return failed(file, problems, raw, options.env)
 }
 
 function failed (file: string | undefined, problems: ConfigProblem[], data: Table, env: NodeJS.ProcessEnv): LoadedConfig {
@@ -231,7 +231,11 @@ function isTable (value: unknown): value is Table {
 function secretValues (data: Table, env: NodeJS.ProcessEnv): string[] {
   const merged = withEnvOverrides(data, env)
   const values = [
-    ...secretKeys.map(key => { const [section, name] = key.split('.'); return (merged[section] as Table | undefined)?.[name] }),
+    // Both the file's value and its override: the one not in use is still a secret.
+    ...secretKeys.flatMap(key => {
+      const [section, name] = key.split('.')
+      return [data, merged].map(source => (source[section] as Table | undefined)?.[name])
+    }),
     env.AWS_SECRET_ACCESS_KEY,
     env.AWS_SESSION_TOKEN
   ]
