@@ -1,5 +1,9 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import configPlugin, { type ConfigPluginOptions } from './plugins/config.ts'
+import database from './plugins/database.ts'
+import dynamodb from './plugins/dynamodb.ts'
+import redis from './plugins/redis.ts'
+import s3 from './plugins/s3.ts'
 import routes from './routes/index.ts'
 
 export type AppOptions = ConfigPluginOptions
@@ -42,6 +46,10 @@ export default async function app (fastify: FastifyInstance, options: AppOptions
   })
 
   await fastify.register(configPlugin, options)
+  await fastify.register(database)
+  await fastify.register(redis)
+  await fastify.register(s3)
+  await fastify.register(dynamodb)
   await fastify.register(routes)
 }
 

@@ -19,8 +19,12 @@ export const AwsSection = Type.Object({
   region: NonEmpty('AWS region, e.g. eu-central-1')
 })
 
+// For a local S3- or DynamoDB-compatible server (see config.local.toml); AWS needs none.
+const Endpoint = Type.Optional(Type.String({ pattern: '^https?://', description: 'an http:// or https:// URL of an S3- or DynamoDB-compatible server' }))
+
 export const S3Section = Type.Object({
-  bucket: NonEmpty('name of the S3 bucket')
+  bucket: NonEmpty('name of the S3 bucket'),
+  endpoint: Endpoint
 })
 
 export const DatabaseSection = Type.Object({
@@ -28,18 +32,27 @@ export const DatabaseSection = Type.Object({
   port: Port(3306),
   user: NonEmpty('database user'),
   password: Type.String({ default: '', description: 'database password' }),
-  dbname: NonEmpty('database name')
+  dbname: NonEmpty('database name'),
+  tls: StringEnum(['auto', 'required', 'off'], { default: 'auto', description: 'auto: TLS with the RDS CA bundle for *.rds.amazonaws.com hosts, plain otherwise' })
 })
 
 export const RedisSection = Type.Object({
   host: NonEmpty('Redis host or ElastiCache configuration endpoint'),
-  port: Port(6379)
+  port: Port(6379),
+  tls: Type.Boolean({ default: false, description: 'true when the cluster has in-transit encryption' }),
+  username: Type.Optional(NonEmpty('ACL user name (ElastiCache RBAC)')),
+  password: Type.Optional(NonEmpty('AUTH token or ACL password'))
 })
 
 export const DynamodbSection = Type.Object({
   table: NonEmpty('DynamoDB table name'),
-  partition_key: NonEmpty('name of the table\'s string partition key')
+  partition_key: NonEmpty('name of the table\'s string partition key'),
+  endpoint: Endpoint
 })
+
+export const ChecksSection = Type.Object({
+  timeout_ms: Type.Integer({ minimum: 100, maximum: 60000, default: 3000, description: 'how long one check may take, 100-60000 ms; keep it under the load balancer\'s health-check timeout' })
+}, { default: {} })
 
 export const LogSection = Type.Object({
   file: Type.String({ minLength: 1, default: 'output.log', description: 'log file, relative to the working directory' }),
@@ -51,6 +64,7 @@ export const LogSection = Type.Object({
 export const ConfigSchema = Type.Object({
   server: ServerSection,
   log: LogSection,
+  checks: ChecksSection,
   aws: Type.Optional(AwsSection),
   s3: Type.Optional(S3Section),
   database: Type.Optional(DatabaseSection),
@@ -62,4 +76,4 @@ export type Config = Static<typeof ConfigSchema>
 export type LogConfig = Static<typeof LogSection>
 
 // Keys whose values never reach a log line, a response or an error text.
-export const secretKeys = ['database.password']
+export const secretKeys = ['database.password', 'redis.password']

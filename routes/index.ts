@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import checkRoutes from './checks.ts'
 import healthRoutes from './health.ts'
 import logsRoutes from './logs.ts'
 
@@ -6,4 +7,5 @@ import logsRoutes from './logs.ts'
 export default async function routes (fastify: FastifyInstance) {
   await fastify.register(healthRoutes)
   await fastify.register(logsRoutes)
+  await fastify.register(checkRoutes)
 }

@@ -40,7 +40,7 @@ test('the seed example is valid and gets its defaults', async () => {
   const { loaded, cwd } = await load(seed)
   assert.ok(loaded.ok)
   assert.equal(loaded.file, join(cwd, 'config.toml'))
-  assert.deepEqual({ ...loaded.config.database }, { host: 'database-1.example.eu-central-1.rds.amazonaws.com', port: 3306, user: 'admin', password: '12345678', dbname: 'suai' })
+  assert.deepEqual({ ...loaded.config.database }, { host: 'database-1.example.eu-central-1.rds.amazonaws.com', port: 3306, user: 'admin', password: '12345678', dbname: 'suai', tls: 'auto' })
   assert.deepEqual(loaded.config.log, { file: 'output.log', level: 'info', max_size_mb: 10, files: 3 })
   assert.deepEqual(loaded.secrets, ['12345678'])
 })

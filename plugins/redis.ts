@@ -1,0 +1,143 @@
+import { hostname } from 'node:os'
+import type { RedisClientType, RedisClusterType } from 'redis'
+import { backendPlugin, CheckFailure, defineCheck, type BackendDeps, type CheckContext, type Stage } from '../lib/check.ts'
+import type { Config } from '../lib/config.ts'
+
+interface Connection {
+  // Talks to the configured endpoint itself: INFO and CLUSTER INFO.
+  node: RedisClientType
+  // In cluster mode, the client that routes keys to their shard.
+  cluster?: RedisClusterType
+  version: string
+}
+
+// ElastiCache gives one host: a plain node, or a cluster-mode configuration endpoint. The
+// first check asks the node (INFO cluster) and switches to the cluster client when it must.
+export function createRedis (config: Config, { log, timeoutMs, scrub }: BackendDeps) {
+  const section = config.redis
+  if (!section) return undefined
+  const probeKey = `suaicloudapp:probe:${hostname()}:${process.pid}`
+  let connection: Promise<Connection> | undefined
+  // Every client made for the current connection, reachable even while it is still connecting.
+  let clients: Array<{ destroy: () => void }> = []
+
+  async function connect (ctx: CheckContext): Promise<Connection> {
+    // Loaded on the first check, so start-up never pays for it.
+    const { createClient, createCluster } = await import('redis')
+    const socket = {
+      host: section!.host,
+      port: section!.port,
+      connectTimeout: timeoutMs,
+      // No background reconnect loop: a failed check drops the connection and the next one
+      // connects afresh, so a Redis that comes back is seen at once and a dead one costs nothing.
+      reconnectStrategy: false as const,
+      ...(section!.tls ? { tls: true as const, servername: section!.host } : {})
+    }
+    const auth = { username: section!.username, password: section!.password, disableOfflineQueue: true }
+    // Without an 'error' listener a socket error after connecting would crash the process.
+    const dropOnError = (err: Error) => { log.debug({ err }, 'redis connection error'); reset() }
+
+    ctx.stage('connect')
+    const node = createClient({ socket, ...auth }) as RedisClientType
+    node.on('error', dropOnError)
+    // The socket is open; what follows (HELLO, AUTH) is Redis answering, or not.
+    node.once('connect', () => ctx.stage('request'))
+    clients.push(node)
+    await node.connect()
+    ctx.stage('request')
+    const info = parseInfo(await node.info())
+    const version = info.redis_version ?? 'unknown'
+    if (info.cluster_enabled !== '1') return { node, version }
+
+    ctx.stage('cluster')
+    const cluster = createCluster({ rootNodes: [{ socket }], defaults: { socket, ...auth } }) as RedisClusterType
+    cluster.on('error', dropOnError)
+    clients.push(cluster)
+    await cluster.connect()
+    return { node, cluster, version }
+  }
+
+  function reset () {
+    connection?.catch(() => {})
+    connection = undefined
+    const stale = clients
+    clients = []
+    for (const client of stale) {
+      try { client.destroy() } catch { /* already closed */ }
+    }
+  }
+
+  const check = defineCheck({
+    backend: 'redis',
+    section,
+    timeoutMs,
+    log,
+    scrub,
+    classify,
+    reset,
+    isStale: err => /Disconnects client|client is closed|Socket closed unexpectedly|ECONNRESET|EPIPE/i.test(String((err as Error)?.message))
+  }, async ctx => {
+    connection ??= connect(ctx)
+    const { node, cluster, version } = await connection
+    ctx.detail('version', version)
+    ctx.detail('mode', cluster ? 'cluster' : 'standalone')
+
+    if (cluster) {
+      ctx.stage('cluster')
+      const state = parseInfo(String(await node.sendCommand(['CLUSTER', 'INFO'])))
+      ctx.detail('cluster_state', state.cluster_state)
+      ctx.detail('masters', cluster.masters.length)
+      if (state.cluster_state !== 'ok') {
+        throw new CheckFailure('cluster', `the cluster answers but its state is ${state.cluster_state} (${state.cluster_slots_ok ?? '?'} of 16384 slots served)`, 'cluster')
+      }
+    }
+
+    ctx.stage('request')
+    const client = cluster ?? node
+    const value = String(Date.now())
+    try {
+      // Issued together, node-redis pipelines them: one round trip.
+      const [, got] = await Promise.all([
+        client.set(probeKey, value, { expiration: { type: 'PX', value: 10_000 } }),
+        client.get(probeKey),
+        client.del(probeKey)
+      ])
+      if (got !== value) throw new CheckFailure('request', `wrote ${probeKey} but read back ${JSON.stringify(got)}`)
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('READONLY')) throw err
+      await client.get(probeKey)
+      ctx.warn(`${section.host} is a read-only replica: reads work, writes are refused`)
+    }
+  })
+
+  return { check, close: async () => reset() }
+}
+
+function parseInfo (text: string): Record<string, string> {
+  const fields: Record<string, string> = {}
+  for (const line of text.split('\r\n')) {
+    const colon = line.indexOf(':')
+    if (colon > 0 && !line.startsWith('#')) fields[line.slice(0, colon)] = line.slice(colon + 1)
+  }
+  return fields
+}
+
+function classify (err: unknown, stage: Stage): CheckFailure | undefined {
+  const message = String((err as Error)?.message ?? err)
+  if (/^(WRONGPASS|NOAUTH)|invalid username-password|AUTH.*without any password/i.test(message)) {
+    return new CheckFailure('auth', message.split('\n')[0], 'auth')
+  }
+  if (/^CLUSTERDOWN/.test(message)) return new CheckFailure('cluster', message, 'cluster')
+  if (/wrong version number|packet length too long|EPROTO/i.test(message) && stage === 'connect') {
+    return new CheckFailure('tls', `TLS handshake failed: ${message}`, 'tls_expected')
+  }
+  return undefined
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    redis: NonNullable<ReturnType<typeof createRedis>>
+  }
+}
+
+export default backendPlugin('redis', createRedis)

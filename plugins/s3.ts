@@ -1,0 +1,72 @@
+import type { S3Client } from '@aws-sdk/client-s3'
+import { backendPlugin, CheckFailure, defineCheck, type BackendDeps } from '../lib/check.ts'
+import { clientOptions, send, type AwsError } from '../lib/aws.ts'
+import type { Config } from '../lib/config.ts'
+
+// The files the seed's user data syncs from the bucket onto every instance.
+const deployedFiles = ['suaicloudapp', 'config.toml']
+
+// The private bucket: reachable with the instance role, and holding what the instances boot from.
+export function createS3 (config: Config, { log, timeoutMs, scrub }: BackendDeps) {
+  const section = config.s3
+  if (!section) return undefined
+  const bucket = section.bucket
+  let client: Promise<{ s3: S3Client, sdk: typeof import('@aws-sdk/client-s3') }> | undefined
+
+  async function createClient () {
+    const sdk = await import('@aws-sdk/client-s3')
+    // A custom endpoint is a local server, which serves buckets by path, not by host name.
+    const s3 = new sdk.S3Client({ ...clientOptions(config, section!.endpoint, timeoutMs), forcePathStyle: Boolean(section!.endpoint) })
+    return { s3, sdk }
+  }
+
+  const check = defineCheck({
+    backend: 's3',
+    section: { ...section, region: config.aws?.region },
+    timeoutMs,
+    log,
+    scrub,
+    classify,
+    reset: () => {}
+  }, async ctx => {
+    client ??= createClient()
+    const { s3, sdk } = await client
+    ctx.stage('request')
+    // Listings rather than HeadBucket: a HEAD error has no body, so a bad key and a missing
+    // permission both arrive as a bare 403. One listing per file, by prefix: the bucket may
+    // hold thousands of other objects.
+    const found = await Promise.all(deployedFiles.map(async key => {
+      const listing = await send(ctx, 's3:ListBucket', options => s3.send(new sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: key, MaxKeys: 1 }), options))
+      return listing.Contents?.[0]?.Key === key
+    }))
+    ctx.detail('region', await s3.config.region())
+    const missing = deployedFiles.filter((_, i) => !found[i])
+    ctx.detail('deployedFiles', Object.fromEntries(deployedFiles.map((key, i) => [key, found[i]])))
+    if (missing.length > 0) {
+      ctx.warn(`the bucket has no ${missing.join(' or ')} at its root: the launch template's user data syncs s3://${bucket}/ onto each instance, so upload them there`)
+    }
+  })
+
+  return { check, close: async () => { (await client?.catch(() => undefined))?.s3.destroy() } }
+}
+
+function classify (err: unknown): CheckFailure | undefined {
+  const e = err as AwsError
+  const status = e.$metadata?.httpStatusCode
+  if (status === 404 || e.name === 'NotFound' || e.name === 'NoSuchBucket') {
+    return new CheckFailure('not_found', 'the bucket does not exist', 'not_found')
+  }
+  if (status === 301 || e.name === 'PermanentRedirect') {
+    const region = e.$response?.headers?.['x-amz-bucket-region']
+    return new CheckFailure('region', `the bucket lives in another region${region ? ` (${region})` : ''}`, 'region', { region })
+  }
+  return undefined
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    s3: NonNullable<ReturnType<typeof createS3>>
+  }
+}
+
+export default backendPlugin('s3', createS3)
