@@ -1,4 +1,3 @@
-import { connect } from 'node:net'
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Config } from './config-schema.ts'
@@ -49,6 +48,8 @@ export interface CheckOptions {
   backend: BackendName
   section: SectionFacts
   timeoutMs: number
+  // A finished result is served again for this long.
+  cacheMs: number
   log: FastifyBaseLogger
   scrub: (text: string) => string
   // Turns a backend's own error into a CheckFailure; undefined when it does not know it.
@@ -62,14 +63,20 @@ export interface CheckOptions {
 }
 
 // A check function that runs `body` bounded by the timeout. Concurrent callers share the run in
-// flight, so a probe flood never multiplies the queries a backend sees.
+// flight, and a finished result is reused for cacheMs, so a probe flood never becomes a query
+// flood on the backend.
 export function defineCheck (
   options: CheckOptions,
   body: (ctx: CheckContext) => Promise<void>
 ): () => Promise<CheckResult> {
   let inFlight: Promise<CheckResult> | undefined
+  let last: { result: CheckResult, at: number } | undefined
   return () => {
-    inFlight ??= runBounded(options, body).finally(() => { inFlight = undefined })
+    if (last && performance.now() - last.at < options.cacheMs) return Promise.resolve(last.result)
+    inFlight ??= runBounded(options, body).then(result => {
+      last = { result, at: performance.now() }
+      return result
+    }).finally(() => { inFlight = undefined })
     return inFlight
   }
 }
@@ -165,16 +172,6 @@ export function networkFailure (err: unknown): CheckFailure | undefined {
   return undefined
 }
 
-// Resolves once a TCP connection to host:port opens (and closes it again); rejects with the
-// socket's error (ENOTFOUND, ECONNREFUSED, …) or when the check is aborted.
-export function tcpReachable (host: string, port: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, signal })
-    socket.once('connect', () => { socket.destroy(); resolve() })
-    socket.once('error', reject)
-  })
-}
-
 function unknownFailure (err: unknown, stage: Stage): CheckFailure {
   const message = err instanceof Error ? err.message : String(err)
   return new CheckFailure(stage, message.split('\n')[0] || 'unknown error')
@@ -188,12 +185,13 @@ export interface Backend {
 export interface BackendDeps {
   log: FastifyBaseLogger
   timeoutMs: number
+  cacheMs: number
   scrub: (text: string) => string
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    backends: Map<BackendName, Backend>
+    backends: Map<BackendName, RegisteredBackend>
   }
 }
 
@@ -205,8 +203,11 @@ const requiredKeys: Record<BackendName, string> = {
   dynamodb: 'table, partition_key (and region in [aws])'
 }
 
-function notConfigured (backend: BackendName): Backend {
+export type RegisteredBackend = Backend & { configured: boolean }
+
+function notConfigured (backend: BackendName): RegisteredBackend {
   return {
+    configured: false,
     check: async () => ({
       backend,
       status: 'fail',
@@ -229,8 +230,9 @@ export function backendPlugin<Name extends BackendName, B extends Backend> (
 ) {
   return fp(async function plugin (fastify: FastifyInstance) {
     const { values, scrub } = fastify.config
-    const deps = { log: fastify.log.child({ backend: name }), timeoutMs: values?.checks.timeout_ms ?? 3000, scrub }
-    const backend = (values && create(values, deps)) ?? notConfigured(name)
+    const deps = { log: fastify.log.child({ backend: name }), timeoutMs: values?.checks.timeout_ms ?? 3000, cacheMs: values?.checks.cache_ms ?? 0, scrub }
+    const created = values && create(values, deps)
+    const backend: RegisteredBackend = created ? { ...created, configured: true } : notConfigured(name)
     fastify.decorate(name as string, backend)
     if (!fastify.hasDecorator('backends')) fastify.decorate('backends', new Map())
     fastify.backends.set(name, backend)

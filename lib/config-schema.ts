@@ -51,7 +51,8 @@ export const DynamodbSection = Type.Object({
 })
 
 export const ChecksSection = Type.Object({
-  timeout_ms: Type.Integer({ minimum: 100, maximum: 60000, default: 3000, description: 'how long one check may take, 100-60000 ms; keep it under the load balancer\'s health-check timeout' })
+  timeout_ms: Type.Integer({ minimum: 100, maximum: 60000, default: 3000, description: 'how long one check may take, 100-60000 ms; keep it under the load balancer\'s health-check timeout' }),
+  cache_ms: Type.Integer({ minimum: 0, maximum: 60000, default: 1000, description: 'how long a check result is reused, 0-60000 ms, so a probe flood does not become a query flood' })
 }, { default: {} })
 
 export const LogSection = Type.Object({

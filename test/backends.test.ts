@@ -46,7 +46,7 @@ interface Sections {
 }
 
 function toml (sections: Sections): string {
-  const lines = [`[checks]\ntimeout_ms = ${TIMEOUT_MS}\n[aws]\nregion = 'us-east-1'`]
+  const lines = [`[checks]\ntimeout_ms = ${TIMEOUT_MS}\ncache_ms = 0\n[aws]\nregion = 'us-east-1'`]
   for (const [name, values] of Object.entries(sections)) {
     lines.push(`[${name}]`, ...Object.entries(values as object).map(([key, value]) => `${key} = ${JSON.stringify(value)}`))
   }

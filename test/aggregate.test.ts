@@ -1,0 +1,89 @@
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { buildApp } from './helper.ts'
+import { closedPort, startMariadb, startRedis, type MariadbHandle, type PortHandle, type RedisHandle } from './harness/index.ts'
+
+process.env.AWS_EC2_METADATA_DISABLED = 'true'
+
+let db: MariadbHandle
+let redis: RedisHandle
+let closed: PortHandle
+
+before(async () => {
+  [db, redis, closed] = await Promise.all([startMariadb(), startRedis(), closedPort()])
+})
+after(async () => {
+  await Promise.all([db, redis, closed].map(server => server?.stop()))
+})
+
+const database = (port = db.port) => `[database]\nhost = '${db.host}'\nport = ${port}\nuser = '${db.user}'\npassword = '${db.password}'\ndbname = '${db.database}'\n`
+const redisSection = () => `[redis]\nhost = '${redis.host}'\nport = ${redis.port}\n`
+
+async function status (name: string): Promise<number> {
+  const [row] = await db.rootQuery<Array<{ Value: string }>>(`SHOW GLOBAL STATUS LIKE '${name}'`)
+  return Number(row.Value)
+}
+
+test('GET /checks answers application/health+json for every configured backend', async t => {
+  const { fastify } = await buildApp(t, database() + redisSection())
+  const res = await fastify.inject('/checks')
+  assert.equal(res.statusCode, 200, res.body)
+  assert.match(res.headers['content-type'] as string, /^application\/health\+json/)
+  assert.match(res.headers['cache-control'] as string, /^max-age=\d+$/)
+  const body = res.json()
+  assert.equal(body.status, 'pass')
+  assert.deepEqual(Object.keys(body.checks).sort(), ['database:responseTime', 'redis:responseTime'])
+  const [entry] = body.checks['database:responseTime']
+  assert.equal(entry.componentType, 'datastore')
+  assert.equal(entry.observedUnit, 'ms')
+  assert.equal(typeof entry.observedValue, 'number')
+  assert.equal(entry.status, 'pass')
+  assert.ok(!Number.isNaN(Date.parse(entry.time)))
+})
+
+test('GET /checks is 503 with the failing stage when one backend fails; /ready too, /health stays 200', async t => {
+  const { fastify } = await buildApp(t, database(closed.port) + redisSection())
+  const checks = await fastify.inject('/checks')
+  assert.equal(checks.statusCode, 503)
+  const body = checks.json()
+  assert.equal(body.status, 'fail')
+  assert.equal(body.checks['database:responseTime'][0].stage, 'connect')
+  assert.match(body.checks['database:responseTime'][0].output, /refused/)
+  assert.equal(body.checks['redis:responseTime'][0].status, 'pass')
+
+  const ready = await fastify.inject('/ready')
+  assert.equal(ready.statusCode, 503)
+  assert.equal(ready.body, 'not ready: database (connect)\n')
+  assert.equal((await fastify.inject('/health')).statusCode, 200, 'a backend outage must not fail liveness')
+})
+
+test('GET /ready is 200 when every configured backend passes', async t => {
+  const { fastify } = await buildApp(t, redisSection())
+  const res = await fastify.inject('/ready')
+  assert.equal(res.statusCode, 200)
+  assert.equal(res.body, 'ready')
+})
+
+test('1000 concurrent /database requests cost one connection and one query', async t => {
+  const { fastify } = await buildApp(t, database())
+  const connectionsBefore = await status('Connections')
+  const selectsBefore = await status('Com_select')
+  const answers = await Promise.all(Array.from({ length: 1000 }, () => fastify.inject('/database')))
+  assert.ok(answers.every(res => res.statusCode === 200 && res.body === 'OK'))
+  // Each status() opens one root session of its own: the second reading of Connections counts
+  // the Com_select reading's session, itself, and ours. Root runs SHOW, which is not a SELECT.
+  assert.equal(await status('Connections') - connectionsBefore, 3, 'connections opened')
+  assert.equal(await status('Com_select') - selectsBefore, 1, 'queries run')
+})
+
+test('a result is reused for cache_ms, then the check runs again', async t => {
+  const { fastify } = await buildApp(t, '[checks]\ncache_ms = 300\n' + database())
+  const selects = () => status('Com_select')
+  const start = await selects()
+  await fastify.inject('/database')
+  await fastify.inject('/database')
+  assert.equal(await selects() - start, 1, 'second request within cache_ms served from cache')
+  await new Promise(resolve => setTimeout(resolve, 350))
+  await fastify.inject('/database')
+  assert.equal(await selects() - start, 2, 'a request after cache_ms runs the check again')
+})
