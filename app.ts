@@ -1,7 +1,9 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
+import access from './plugins/access.ts'
 import configPlugin, { type ConfigPluginOptions } from './plugins/config.ts'
 import database from './plugins/database.ts'
 import dynamodb from './plugins/dynamodb.ts'
+import metrics from './plugins/metrics.ts'
 import redis from './plugins/redis.ts'
 import s3 from './plugins/s3.ts'
 import routes from './routes/index.ts'
@@ -46,10 +48,12 @@ export default async function app (fastify: FastifyInstance, options: AppOptions
   })
 
   await fastify.register(configPlugin, options)
+  await fastify.register(access)
   await fastify.register(database)
   await fastify.register(redis)
   await fastify.register(s3)
   await fastify.register(dynamodb)
+  await fastify.register(metrics)
   await fastify.register(routes)
 }
 

@@ -203,7 +203,9 @@ const requiredKeys: Record<BackendName, string> = {
   dynamodb: 'table, partition_key (and region in [aws])'
 }
 
-export type RegisteredBackend = Backend & { configured: boolean }
+// As the routes see a backend: whether it has a config section, and its latest result (for
+// /metrics, which reports what the checks found without running them).
+export type RegisteredBackend = Backend & { configured: boolean, last?: CheckResult }
 
 function notConfigured (backend: BackendName): RegisteredBackend {
   return {
@@ -232,7 +234,13 @@ export function backendPlugin<Name extends BackendName, B extends Backend> (
     const { values, scrub } = fastify.config
     const deps = { log: fastify.log.child({ backend: name }), timeoutMs: values?.checks.timeout_ms ?? 3000, cacheMs: values?.checks.cache_ms ?? 0, scrub }
     const created = values && create(values, deps)
-    const backend: RegisteredBackend = created ? { ...created, configured: true } : notConfigured(name)
+    const backend: RegisteredBackend = created
+      ? {
+          configured: true,
+          check: async () => { backend.last = await created.check(); return backend.last },
+          close: created.close
+        }
+      : notConfigured(name)
     fastify.decorate(name as string, backend)
     if (!fastify.hasDecorator('backends')) fastify.decorate('backends', new Map())
     fastify.backends.set(name, backend)

@@ -12,7 +12,9 @@ const Port = (fallback?: number) => Type.Integer({ minimum: 1, maximum: 65535, .
 
 export const ServerSection = Type.Object({
   host: Type.String({ minLength: 1, default: '0.0.0.0', description: 'address to listen on; 0.0.0.0 accepts requests from anywhere' }),
-  port: Port(8080)
+  port: Port(8080),
+  admin_token: Type.Optional(Type.String({ minLength: 16, description: 'at least 16 characters (e.g. openssl rand -hex 16); when set, /logs, /metrics and failure details need Authorization: Bearer <token>' })),
+  drain_ms: Type.Integer({ minimum: 0, maximum: 120000, default: 5000, description: 'on SIGTERM, how long /health answers 503 before the listener closes, 0-120000 ms, so the load balancer stops sending first' })
 }, { default: {} })
 
 export const AwsSection = Type.Object({
@@ -62,6 +64,11 @@ export const LogSection = Type.Object({
   files: Type.Integer({ minimum: 1, maximum: 100, default: 3, description: 'rotated files to keep, 1-100' })
 }, { default: {} })
 
+// Switches for course labs that break this instance on purpose; off unless asked for.
+export const DemoSection = Type.Object({
+  enabled: Type.Boolean({ default: false, description: 'true adds POST /demo/health/fail, /demo/health/recover and /demo/cpu for labs (failover, scale-out)' })
+}, { default: {} })
+
 export const ConfigSchema = Type.Object({
   server: ServerSection,
   log: LogSection,
@@ -70,11 +77,12 @@ export const ConfigSchema = Type.Object({
   s3: Type.Optional(S3Section),
   database: Type.Optional(DatabaseSection),
   redis: Type.Optional(RedisSection),
-  dynamodb: Type.Optional(DynamodbSection)
+  dynamodb: Type.Optional(DynamodbSection),
+  demo: DemoSection
 })
 
 export type Config = Static<typeof ConfigSchema>
 export type LogConfig = Static<typeof LogSection>
 
 // Keys whose values never reach a log line, a response or an error text.
-export const secretKeys = ['database.password', 'redis.password']
+export const secretKeys = ['database.password', 'redis.password', 'server.admin_token']

@@ -102,6 +102,8 @@ function failed (file: string | undefined, problems: ConfigProblem[], data: Tabl
   const given = withEnvOverrides(data, env).server as Table | undefined
   if (typeof given?.host === 'string' && given.host !== '') server.host = given.host
   if (Number.isInteger(given?.port) && (given!.port as number) >= 1 && (given!.port as number) <= 65535) server.port = given!.port as number
+  // A token the file sets keeps guarding /logs even while another key is broken.
+  if (typeof given?.admin_token === 'string' && given.admin_token.length >= 16) server.admin_token = given.admin_token
   return { ok: false, file, problems, fallback: { server, log }, secrets: secretValues(data, env) }
 }
 

@@ -7,6 +7,8 @@ export interface RuntimeConfig {
   file?: string
   // The validated config; undefined when it has problems.
   values?: Config
+  // [server], from the config or, when it is broken, what could be read of it.
+  server: Config['server']
   problems: ConfigProblem[]
   // Absolute path of output.log.
   logFile: string
@@ -31,6 +33,7 @@ export default fp<ConfigPluginOptions>(async function config (fastify, { loaded,
   fastify.decorate('config', {
     file: loaded.file,
     values: loaded.ok ? loaded.config : undefined,
+    server: loaded.ok ? loaded.config.server : loaded.fallback.server,
     problems: loaded.ok ? [] : loaded.problems,
     logFile,
     scrub: createScrubber(loaded.secrets)

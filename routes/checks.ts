@@ -17,8 +17,10 @@ export default async function checkRoutes (fastify: FastifyInstance) {
     fastify.get(`/${name}`, async (request, reply) => {
       const result = await fastify.backends.get(name)!.check()
       reply.code(result.status === 'fail' ? 503 : 200)
-      if (wantsJson(request)) return result
+      if (wantsJson(request)) return request.isAdmin ? result : { backend: result.backend, status: result.status }
       reply.type('text/plain; charset=utf-8')
+      // Anonymous callers, when an admin token is set, learn only whether it works.
+      if (!request.isAdmin) return result.status === 'fail' ? 'FAIL' : 'OK'
       return renderText(result)
     })
   }
@@ -26,7 +28,7 @@ export default async function checkRoutes (fastify: FastifyInstance) {
   // Every configured check in parallel, as the IETF "Health Check Response Format for HTTP
   // APIs" draft (application/health+json) describes.
   // https://datatracker.ietf.org/doc/html/draft-inadarei-api-health-check
-  fastify.get('/checks', async (_request, reply) => {
+  fastify.get('/checks', async (request, reply) => {
     const results = await runConfigured(fastify)
     const status = overall(results)
     reply.code(status === 'fail' ? 503 : 200)
@@ -42,21 +44,21 @@ export default async function checkRoutes (fastify: FastifyInstance) {
         observedUnit: 'ms',
         status: result.status,
         time: new Date().toISOString(),
-        output: result.status === 'pass' ? '' : result.message,
-        stage: result.stage,
-        hint: result.hint,
-        details: result.details
+        ...(request.isAdmin
+          ? { output: result.status === 'pass' ? '' : result.message, stage: result.stage, hint: result.hint, details: result.details }
+          : {})
       }]]))
     }
   })
 
   // Readiness: this instance can serve what it is for. Not the load balancer's liveness probe
   // (that is /health): a shared backend outage would fail every instance at once.
-  fastify.get('/ready', async (_request, reply) => {
+  fastify.get('/ready', async (request, reply) => {
     const results = await runConfigured(fastify)
     const failed = results.filter(result => result.status === 'fail')
     reply.code(failed.length ? 503 : 200).type('text/plain; charset=utf-8')
-    return failed.length ? `not ready: ${failed.map(result => `${result.backend} (${result.stage})`).join(', ')}\n` : 'ready'
+    if (!failed.length) return 'ready'
+    return request.isAdmin ? `not ready: ${failed.map(result => `${result.backend} (${result.stage})`).join(', ')}\n` : 'not ready\n'
   })
 }
 

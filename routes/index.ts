@@ -2,10 +2,12 @@ import type { FastifyInstance } from 'fastify'
 import checkRoutes from './checks.ts'
 import healthRoutes from './health.ts'
 import logsRoutes from './logs.ts'
+import metricsRoutes from './metrics.ts'
 
 // Every endpoint, registered explicitly: a bundled executable has no folder to scan.
 export default async function routes (fastify: FastifyInstance) {
   await fastify.register(healthRoutes)
   await fastify.register(logsRoutes)
   await fastify.register(checkRoutes)
+  await fastify.register(metricsRoutes)
 }

@@ -10,6 +10,7 @@ interface LogsQuery {
 // The server's own log, often the only window into an instance in a private subnet.
 export default async function logsRoutes (fastify: FastifyInstance) {
   fastify.get<{ Querystring: LogsQuery }>('/logs', {
+    preHandler: fastify.requireAdmin,
     schema: {
       querystring: {
         type: 'object',
@@ -27,6 +28,8 @@ export default async function logsRoutes (fastify: FastifyInstance) {
       entries = await tailLog(fastify.config.logFile, { lines, minLevel: level })
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
+      // Nothing written yet: the file is created with the first line.
+      if (code === 'ENOENT') return ''
       request.log.warn({ code }, 'cannot read the log file')
       reply.code(503).type('text/plain; charset=utf-8')
       return `cannot read the log file ${fastify.config.logFile} (${code}); check the [log] file setting and the folder's permissions\n`

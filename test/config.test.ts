@@ -48,7 +48,7 @@ test('the seed example is valid and gets its defaults', async () => {
 test('an empty file is valid: server defaults, every backend not configured', async () => {
   const { loaded } = await load('')
   assert.ok(loaded.ok)
-  assert.deepEqual(loaded.config.server, { host: '0.0.0.0', port: 8080 })
+  assert.deepEqual(loaded.config.server, { host: '0.0.0.0', port: 8080, drain_ms: 5000 })
   assert.equal(loaded.config.database, undefined)
   assert.equal(loaded.config.redis, undefined)
 })
@@ -167,10 +167,10 @@ test('a bad environment value names the variable', async () => {
 test('a broken config still yields a readable host and port to serve /health on', async () => {
   const { loaded } = await load("[server]\nhost = '127.0.0.1'\nport = 9191\n[database]\nport = 'x'\n")
   assert.ok(!loaded.ok)
-  assert.deepEqual(loaded.fallback.server, { host: '127.0.0.1', port: 9191 })
+  assert.deepEqual(loaded.fallback.server, { host: '127.0.0.1', port: 9191, drain_ms: 5000 })
   const { loaded: unreadable } = await load('[server]\nport = 99999\n')
   assert.ok(!unreadable.ok)
-  assert.deepEqual(unreadable.fallback.server, { host: '0.0.0.0', port: 8080 })
+  assert.deepEqual(unreadable.fallback.server, { host: '0.0.0.0', port: 8080, drain_ms: 5000 })
 })
 
 test('a UTF-8 BOM and CRLF line ends are accepted', async () => {

@@ -88,6 +88,7 @@ export async function buildApp (t: TestContext, toml: string, env: NodeJS.Proces
   const cwd = await workDir(toml)
   const built = await buildServer({ cwd, env, programDir: cwd })
   t.after(() => built.close())
+  await built.fastify.ready()
   return { ...built, cwd, logFile: built.fastify.config.logFile }
 }
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildApp, eventually, minimalConfig, readLog } from './helper.ts'
+import { buildServer } from '../server.ts'
+import { buildApp, eventually, minimalConfig, readLog, workDir } from './helper.ts'
 
 test('GET /health answers healthy as plain text', async t => {
   const { fastify } = await buildApp(t, minimalConfig)
@@ -103,7 +104,10 @@ test('unknown paths list the endpoints; a wrong method is 405 with Allow', async
 })
 
 test('a 5xx never carries the cause to the caller', async t => {
-  const { fastify, logFile } = await buildApp(t, minimalConfig)
+  const cwd = await workDir(minimalConfig)
+  const { fastify, close } = await buildServer({ cwd, env: {}, programDir: cwd })
+  t.after(close)
+  const logFile = fastify.config.logFile
   fastify.get('/boom', async () => { throw new Error('internal detail 42') })
   const res = await fastify.inject('/boom')
   assert.equal(res.statusCode, 500)

@@ -1,0 +1,59 @@
+import fp from 'fastify-plugin'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Registry
+  }
+}
+
+// Prometheus metrics, one registry per app (tests build many apps in one process).
+export default fp(async function metrics (fastify) {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by method, route and status code',
+    labelNames: ['method', 'route', 'status_code'],
+    registers: [registry]
+  })
+  const durations = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route',
+    labelNames: ['route'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 3, 10],
+    registers: [registry]
+  })
+  fastify.addHook('onResponse', async (request, reply) => {
+    // The route's pattern, never the raw URL: a scanner must not mint a label per path it tries.
+    const route = request.routeOptions.url ?? 'unmatched'
+    requests.inc({ method: request.method, route, status_code: reply.statusCode })
+    durations.observe({ route }, reply.elapsedTime / 1000)
+  })
+
+  // Read at scrape time from the latest result of each backend: scraping runs no check.
+  const latest = () => [...fastify.backends.values()].flatMap(backend => backend.last ? [backend.last] : [])
+  registry.registerMetric(new Gauge({
+    name: 'suaicloudapp_check_up',
+    help: 'Latest check result per backend: 1 pass or warn, 0 fail',
+    labelNames: ['backend'],
+    registers: [],
+    collect () {
+      this.reset()
+      for (const result of latest()) this.set({ backend: result.backend }, result.status === 'fail' ? 0 : 1)
+    }
+  }))
+  registry.registerMetric(new Gauge({
+    name: 'suaicloudapp_check_duration_seconds',
+    help: 'Duration of the latest check per backend',
+    labelNames: ['backend'],
+    registers: [],
+    collect () {
+      this.reset()
+      for (const result of latest()) this.set({ backend: result.backend }, result.durationMs / 1000)
+    }
+  }))
+
+  fastify.decorate('metrics', registry)
+}, { name: 'metrics', dependencies: ['config'] })
