@@ -24,10 +24,10 @@ const SECRET_ACCESS_KEY = 'suai-local-secret'
 const REGION = 'us-east-1'
 
 /** In-memory dynalite in this process, on a port the kernel picks at bind time, so there is no race for it. */
-export async function startDynamo (): Promise<DynamoHandle> {
+export async function startDynamo ({ port = 0 }: { port?: number } = {}): Promise<DynamoHandle> {
   // No artificial CREATING/DELETING delays: tables are usable at once
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 })
-  server.listen(0, LOOPBACK)
+  server.listen(port, LOOPBACK)
   await once(server, 'listening')
   const endpoint = `http://${LOOPBACK}:${(server.address() as AddressInfo).port}`
   const client = new DynamoDBClient({

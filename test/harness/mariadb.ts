@@ -28,13 +28,13 @@ const START_TIMEOUT_MS = 30_000
 // containers often hit the io_setup() limit (aio-max-nr) once a few servers run.
 const INNODB_FLAGS = ['--innodb-log-file-size=4M', '--innodb-buffer-pool-size=16M', '--innodb-use-native-aio=0']
 
-export async function startMariadb (): Promise<MariadbHandle> {
+export async function startMariadb ({ port: wanted }: { port?: number } = {}): Promise<MariadbHandle> {
   const dir = await makeTempDir('mariadb')
   const datadir = join(dir, 'data')
   const socketPath = join(dir, 'mariadbd.sock')
   // mariadbd refuses to run as root unless told to
   const asUser = process.getuid?.() === 0 ? ['--user=root'] : []
-  const port = await freePort()
+  const port = wanted ?? await freePort()
   const server = new ServerProcess({
     name: 'mariadbd',
     command: findExecutable('mariadbd', 'mysqld'),

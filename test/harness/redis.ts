@@ -54,9 +54,9 @@ async function launch (server: ServerProcess, port: number, password?: string): 
   }, { timeoutMs: START_TIMEOUT_MS, proc: server })
 }
 
-export async function startRedis ({ password }: { password?: string } = {}): Promise<RedisHandle> {
+export async function startRedis ({ password, port: wanted }: { password?: string, port?: number } = {}): Promise<RedisHandle> {
   const dir = await makeTempDir('redis')
-  const port = await freePort()
+  const port = wanted ?? await freePort()
   const server = newRedisServer(dir, port, password === undefined ? [] : ['--requirepass', password])
   try {
     await launch(server, port, password)

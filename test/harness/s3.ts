@@ -19,9 +19,9 @@ const SECRET_ACCESS_KEY = 'S3RVER'
 const REGION = 'us-east-1'
 
 /** s3rver in this process, on a port the kernel picks at bind time, so there is no race for it. */
-export async function startS3 (): Promise<S3Handle> {
+export async function startS3 ({ port: wanted = 0 }: { port?: number } = {}): Promise<S3Handle> {
   const dir = await makeTempDir('s3')
-  const server = new S3rver({ address: LOOPBACK, port: 0, silent: true, directory: dir })
+  const server = new S3rver({ address: LOOPBACK, port: wanted, silent: true, directory: dir })
   let port: number
   try {
     port = (await server.run()).port
