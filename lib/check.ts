@@ -74,11 +74,22 @@ export function defineCheck (
   return () => {
     if (last && performance.now() - last.at < options.cacheMs) return Promise.resolve(last.result)
     inFlight ??= runBounded(options, body).then(result => {
+      logOutcome(options, result, last?.result.status)
       last = { result, at: performance.now() }
       return result
     }).finally(() => { inFlight = undefined })
     return inFlight
   }
+}
+
+// A change of status is news worth output.log; the same status again, checked every second by a
+// dashboard or a monitor, is not.
+function logOutcome ({ backend, log }: CheckOptions, result: CheckResult, previous: Status | undefined) {
+  const facts = { status: result.status, stage: result.stage, durationMs: result.durationMs, reason: result.status === 'pass' ? undefined : result.message }
+  const text = `${backend} check ${result.status === 'pass' ? 'passed' : result.status === 'warn' ? 'passed with warnings' : 'failed'}`
+  if (result.status === previous) log.debug(facts, text)
+  else if (result.status === 'fail') log.warn(facts, text)
+  else log.info(facts, text)
 }
 
 async function runBounded (options: CheckOptions, body: (ctx: CheckContext) => Promise<void>): Promise<CheckResult> {
@@ -129,13 +140,10 @@ async function runBounded (options: CheckOptions, body: (ctx: CheckContext) => P
     // A connection that failed or hung is not to be trusted with the next check.
     reset()
     const hint = failure.hintKey && hintFor(failure.hintKey, { ...section, backend, ...failure.hintContext } as HintContext)
-    const result: CheckResult = { backend, status: 'fail', stage: failure.stage, message: scrub(failure.message), hint: hint && scrub(hint), warnings, durationMs, details }
-    log.warn({ stage: result.stage, durationMs, reason: result.message }, `${backend} check failed`)
-    return result
+    return { backend, status: 'fail', stage: failure.stage, message: scrub(failure.message), hint: hint && scrub(hint), warnings, durationMs, details }
   }
   const status: Status = warnings.length > 0 ? 'warn' : 'pass'
   const message = status === 'pass' ? 'OK' : warnings.join('; ')
-  log.info({ status, durationMs }, `${backend} check ${status === 'pass' ? 'passed' : 'passed with warnings'}`)
   return { backend, status, stage, message: scrub(message), warnings: warnings.map(scrub), durationMs, details }
 }
 

@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildApp } from './helper.ts'
+import { buildApp, eventually, readLog } from './helper.ts'
 import { closedPort, startMariadb, startRedis, type MariadbHandle, type PortHandle, type RedisHandle } from './harness/index.ts'
 
 process.env.AWS_EC2_METADATA_DISABLED = 'true'
@@ -86,4 +86,15 @@ test('a result is reused for cache_ms, then the check runs again', async t => {
   await new Promise(resolve => setTimeout(resolve, 350))
   await fastify.inject('/database')
   assert.equal(await selects() - start, 2, 'a request after cache_ms runs the check again')
+})
+
+test('output.log gets a line when a check changes status, not on every repeat', async t => {
+  const { fastify, logFile } = await buildApp(t, '[checks]\ncache_ms = 0\n' + database(closed.port))
+  for (let i = 0; i < 3; i++) assert.equal((await fastify.inject('/database')).statusCode, 503)
+  await fastify.inject('/logs?lines=1')
+  const log = await eventually(async () => { const text = await readLog(logFile); return text.includes('/logs?lines=1') && text })
+  const failures = log.split('\n').filter(line => line.includes('database check failed'))
+  assert.equal(failures.length, 1, log)
+  assert.equal(JSON.parse(failures[0]).level, 40)
+  assert.equal(JSON.parse(failures[0]).stage, 'connect')
 })
