@@ -1,19 +1,34 @@
+import type { FastifyBaseLogger } from 'fastify'
 import { CheckFailure, type CheckContext } from './check.ts'
 import type { Config } from './config.ts'
+import { imds } from './imds.ts'
 
 // What the S3 and DynamoDB checks share: client options that bound every request, and the
 // reading of the SDK's errors. Credentials come from the SDK's default chain: on EC2 that is
 // the instance profile, fetched from the instance metadata service.
 
-export function clientOptions (config: Config, endpoint: string | undefined, timeoutMs: number) {
+export function clientOptions (config: Config, endpoint: string | undefined, timeoutMs: number, log: FastifyBaseLogger) {
   return {
-    // Unset: the SDK's own chain (AWS_REGION, the profile) still gets a say.
-    region: config.aws?.region,
+    // [aws] region, else AWS_REGION (the SDK reads it), else the region of this EC2 instance.
+    region: config.aws?.region ?? (process.env.AWS_REGION ? undefined : instanceRegion(log)),
     // A local S3- or DynamoDB-compatible server; AWS_ENDPOINT_URL_S3 / _DYNAMODB work too.
     ...(endpoint ? { endpoint } : {}),
     // The SDK has no timeout of its own and retries three times by default; a check has one budget.
     maxAttempts: 1,
     requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs, throwOnRequestTimeout: true }
+  }
+}
+
+// The region from the instance identity document, said once in the log. Without one it throws
+// the SDK's own "Region is missing", which classifyAws turns into the [aws] region hint.
+function instanceRegion (log: FastifyBaseLogger) {
+  let told = false
+  return async () => {
+    const { instance } = await imds.lookup()
+    if (!instance?.region) throw new Error('Region is missing')
+    if (!told) log.info({ region: instance.region, instanceId: instance.instanceId }, 'no [aws] region in config.toml: using this instance\'s region from its identity document')
+    told = true
+    return instance.region
   }
 }
 

@@ -16,7 +16,7 @@ export function createDynamodb (config: Config, { log, timeoutMs, cacheMs, scrub
 
   async function createClient () {
     const sdk = await import('@aws-sdk/client-dynamodb')
-    return { dynamo: new sdk.DynamoDBClient(clientOptions(config, section!.endpoint, timeoutMs)), sdk }
+    return { dynamo: new sdk.DynamoDBClient(clientOptions(config, section!.endpoint, timeoutMs, log)), sdk }
   }
 
   const check = defineCheck({

@@ -16,7 +16,7 @@ export function createS3 (config: Config, { log, timeoutMs, cacheMs, scrub }: Ba
   async function createClient () {
     const sdk = await import('@aws-sdk/client-s3')
     // A custom endpoint is a local server, which serves buckets by path, not by host name.
-    const s3 = new sdk.S3Client({ ...clientOptions(config, section!.endpoint, timeoutMs), forcePathStyle: Boolean(section!.endpoint) })
+    const s3 = new sdk.S3Client({ ...clientOptions(config, section!.endpoint, timeoutMs, log), forcePathStyle: Boolean(section!.endpoint) })
     return { s3, sdk }
   }
 

@@ -12,7 +12,9 @@ export default async function healthRoutes (fastify: FastifyInstance) {
     // errors of this route are logged.
     logLevel: 'warn'
   }, async (request, reply) => {
-    const healthy = problems.length === 0
+    // A lab switch (POST /demo/health/fail) fails this instance's probe on purpose.
+    const onPurpose = fastify.demo.healthFailure
+    const healthy = problems.length === 0 && !onPurpose
     reply.code(healthy ? 200 : 503)
     if (wantsJson(request, 'application/health+json')) {
       reply.type('application/health+json')
@@ -20,10 +22,11 @@ export default async function healthRoutes (fastify: FastifyInstance) {
         status: healthy ? 'pass' : 'fail',
         version,
         uptime: Math.round(process.uptime()),
-        ...(healthy ? {} : { output: 'config.toml is invalid', notes: problems })
+        ...(healthy ? {} : onPurpose ? { output: onPurpose } : { output: 'config.toml is invalid', notes: problems })
       }
     }
     reply.type('text/plain; charset=utf-8')
+    if (onPurpose) return `unhealthy: ${onPurpose}`
     return healthy ? 'healthy' : `unhealthy: the config is invalid\n${problems.join('\n')}\n`
   })
 }

@@ -1,13 +1,18 @@
 import type { FastifyInstance } from 'fastify'
 import checkRoutes from './checks.ts'
+import dashboardRoutes from './dashboard.ts'
+import demoRoutes from './demo.ts'
 import healthRoutes from './health.ts'
 import logsRoutes from './logs.ts'
 import metricsRoutes from './metrics.ts'
 
 // Every endpoint, registered explicitly: a bundled executable has no folder to scan.
 export default async function routes (fastify: FastifyInstance) {
+  // First: its decorator is read by /health and the dashboard.
+  await fastify.register(demoRoutes)
   await fastify.register(healthRoutes)
   await fastify.register(logsRoutes)
   await fastify.register(checkRoutes)
+  await fastify.register(dashboardRoutes)
   await fastify.register(metricsRoutes)
 }

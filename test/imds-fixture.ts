@@ -1,0 +1,87 @@
+import { once } from 'node:events'
+import { createServer, type IncomingHttpHeaders } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { LOOPBACK } from './harness/index.ts'
+
+// An IMDSv2 of the test's own on loopback, as EC2 answers: a token only by PUT with a TTL
+// header, every GET refused (401) without that token. Tests point the app at it with
+// AWS_EC2_METADATA_SERVICE_ENDPOINT; nothing here ever reaches 169.254.169.254.
+// https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-service.html
+
+export const identity = {
+  instanceId: 'i-0fixture1234567890',
+  availabilityZone: 'eu-central-1b',
+  instanceType: 't3.micro',
+  privateIp: '10.0.1.23',
+  amiId: 'ami-0fixture12345678',
+  region: 'eu-central-1'
+}
+
+export interface ImdsFixture {
+  endpoint: string
+  token: string
+  requests: Array<{ method?: string, url?: string, headers: IncomingHttpHeaders }>
+  stop: () => Promise<void>
+}
+
+export async function startImds (): Promise<ImdsFixture> {
+  const token = `fixture-token-${process.pid}`
+  const documents: Record<string, string> = {
+    '/latest/meta-data/instance-id': identity.instanceId,
+    '/latest/meta-data/placement/availability-zone': identity.availabilityZone,
+    '/latest/meta-data/instance-type': identity.instanceType,
+    '/latest/meta-data/local-ipv4': identity.privateIp,
+    '/latest/meta-data/ami-id': identity.amiId,
+    '/latest/dynamic/instance-identity/document': JSON.stringify({
+      accountId: '123456789012',
+      architecture: 'x86_64',
+      availabilityZone: identity.availabilityZone,
+      imageId: identity.amiId,
+      instanceId: identity.instanceId,
+      instanceType: identity.instanceType,
+      privateIp: identity.privateIp,
+      region: identity.region,
+      version: '2017-09-30'
+    }, null, 2)
+  }
+  const requests: ImdsFixture['requests'] = []
+  const server = createServer((req, res) => {
+    requests.push({ method: req.method, url: req.url, headers: req.headers })
+    if (req.url === '/latest/api/token') {
+      if (req.method !== 'PUT') return res.writeHead(405).end()
+      if (!req.headers['x-aws-ec2-metadata-token-ttl-seconds']) return res.writeHead(400).end()
+      return res.writeHead(200, { 'content-type': 'text/plain' }).end(token)
+    }
+    if (req.headers['x-aws-ec2-metadata-token'] !== token) return res.writeHead(401).end()
+    const body = documents[req.url ?? '']
+    if (req.method !== 'GET' || body === undefined) return res.writeHead(404).end()
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(body)
+  })
+  server.listen(0, LOOPBACK)
+  await once(server, 'listening')
+  return {
+    endpoint: `http://${LOOPBACK}:${(server.address() as AddressInfo).port}`,
+    token,
+    requests,
+    stop: async () => {
+      server.closeAllConnections()
+      await new Promise(resolve => server.close(resolve))
+    }
+  }
+}
+
+// Points this process (the app under test and the AWS SDK) at `endpoint` until the test ends.
+export function useImds (t: { after: (fn: () => void) => void }, endpoint: string) {
+  const saved = { disabled: process.env.AWS_EC2_METADATA_DISABLED, endpoint: process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT }
+  delete process.env.AWS_EC2_METADATA_DISABLED
+  process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT = endpoint
+  t.after(() => {
+    restore('AWS_EC2_METADATA_DISABLED', saved.disabled)
+    restore('AWS_EC2_METADATA_SERVICE_ENDPOINT', saved.endpoint)
+  })
+}
+
+function restore (name: string, value: string | undefined) {
+  if (value === undefined) delete process.env[name]
+  else process.env[name] = value
+}
