@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { CheckFailure, type CheckContext } from './check.ts'
+import { CheckFailure, type BackendDeps, type CheckContext } from './check.ts'
 import type { Config } from './config.ts'
 import { imds } from './imds.ts'
 
@@ -7,7 +7,7 @@ import { imds } from './imds.ts'
 // reading of the SDK's errors. Credentials come from the SDK's default chain: on EC2 that is
 // the instance profile, fetched from the instance metadata service.
 
-export function clientOptions (config: Config, endpoint: string | undefined, timeoutMs: number, log: FastifyBaseLogger) {
+export function clientOptions (config: Config, endpoint: string | undefined, { timeoutMs, log }: BackendDeps) {
   return {
     // [aws] region, else AWS_REGION (the SDK reads it), else the region of this EC2 instance.
     region: config.aws?.region ?? (process.env.AWS_REGION ? undefined : instanceRegion(log)),
@@ -63,6 +63,16 @@ export function classifyAws (err: unknown, action: string): CheckFailure | undef
     return new CheckFailure('request', `the AWS API did not answer within the timeout (${name})`, 'connect_timeout')
   }
   return undefined
+}
+
+// The region the client will use (from the config, the environment or the instance), recorded
+// in the result's details, where the hints find it too.
+export async function resolveRegion (ctx: CheckContext, client: { config: { region: () => Promise<string> } }): Promise<void> {
+  try {
+    ctx.detail('region', await client.config.region())
+  } catch (err) {
+    throw classifyAws(err, 'region') ?? err
+  }
 }
 
 // Runs one SDK call with the check's abort signal and the IAM action it needs named on failure.

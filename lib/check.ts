@@ -44,14 +44,9 @@ export interface CheckContext {
 // The config section (plus the region for AWS), for messages and hints.
 type SectionFacts = { host?: string, port?: number, [key: string]: unknown }
 
-export interface CheckOptions {
+export interface CheckOptions extends BackendDeps {
   backend: BackendName
   section: SectionFacts
-  timeoutMs: number
-  // A finished result is served again for this long.
-  cacheMs: number
-  log: FastifyBaseLogger
-  scrub: (text: string) => string
   // Turns a backend's own error into a CheckFailure; undefined when it does not know it.
   classify: (err: unknown, stage: Stage) => CheckFailure | undefined
   // Called after a failure or a timeout so the next check starts from a fresh connection.
@@ -116,7 +111,9 @@ async function runBounded (options: CheckOptions, body: (ctx: CheckContext) => P
       try {
         await body(ctx)
       } catch (err) {
-        if (!isStale?.(err)) throw err
+        // After a timeout the reset that follows breaks the connection too: that is no reason
+        // to start again on a check that has already returned.
+        if (!isStale?.(err) || controller.signal.aborted) throw err
         log.debug({ err }, 'kept connection was dropped; retrying on a fresh one')
         reset()
         ctx.stage('connect')
@@ -139,7 +136,8 @@ async function runBounded (options: CheckOptions, body: (ctx: CheckContext) => P
   if (failure) {
     // A connection that failed or hung is not to be trusted with the next check.
     reset()
-    const hint = failure.hintKey && hintFor(failure.hintKey, { ...section, backend, ...failure.hintContext } as HintContext)
+    // What the check observed (the region it resolved, say) refines the hint.
+    const hint = failure.hintKey && hintFor(failure.hintKey, { ...section, ...details, backend, ...failure.hintContext } as HintContext)
     return { backend, status: 'fail', stage: failure.stage, message: scrub(failure.message), hint: hint && scrub(hint), warnings, durationMs, details }
   }
   const status: Status = warnings.length > 0 ? 'warn' : 'pass'
@@ -190,9 +188,11 @@ export interface Backend {
   close: () => Promise<void>
 }
 
+// What the app hands every backend factory, and through it every check.
 export interface BackendDeps {
   log: FastifyBaseLogger
   timeoutMs: number
+  // A finished result is served again for this long.
   cacheMs: number
   scrub: (text: string) => string
 }

@@ -141,8 +141,16 @@ function suggest (word: string, candidates: string[]): string {
   return distance(word, best) <= Math.max(2, Math.floor(best.length / 3)) ? ` — did you mean ${best}?` : ''
 }
 
-// SUAI_<SECTION>_<KEY> overrides the file; numbers arrive as text and are read as numbers only
-// where the schema wants an integer, so a bad value is still reported against its variable.
+// SUAI_<SECTION>_<KEY> overrides the file. Values arrive as text and are read as a number or a
+// boolean only where the schema wants one and the text is one, so a bad value is still reported
+// against its variable.
+function fromEnvText (value: string, type: string | undefined): unknown {
+  const text = value.trim()
+  if (type === 'integer' && /^-?\d+$/.test(text)) return Number(text)
+  if (type === 'boolean' && /^(true|false)$/i.test(text)) return text.toLowerCase() === 'true'
+  return value
+}
+
 function withEnvOverrides (raw: Table, env: NodeJS.ProcessEnv): Table {
   const data: Table = { ...raw }
   for (const [section, schema] of Object.entries(sections)) {
@@ -150,7 +158,7 @@ function withEnvOverrides (raw: Table, env: NodeJS.ProcessEnv): Table {
       const value = env[envName(section, key)]
       if (value === undefined) continue
       const table = isTable(data[section]) ? { ...data[section] } : {}
-      table[key] = keySchema.type === 'integer' && /^-?\d+$/.test(value.trim()) ? Number(value) : value
+      table[key] = fromEnvText(value, keySchema.type)
       data[section] = table
     }
   }

@@ -6,9 +6,10 @@ import type { Config } from '../lib/config.ts'
 // MySQL / RDS through the mariadb driver. One connection per instance, opened on the first
 // check and reused: a pool would retry a failing login in a loop and report every failure only
 // after its acquire timeout, with the real cause hidden in err.cause.
-export function createDatabase (config: Config, { log, timeoutMs, cacheMs, scrub }: BackendDeps) {
+export function createDatabase (config: Config, deps: BackendDeps) {
   const section = config.database
   if (!section) return undefined
+  const { log, timeoutMs } = deps
   const useTls = section.tls === 'required' || (section.tls === 'auto' && /\.rds\.amazonaws\.com$/i.test(section.host))
   let connection: Promise<Connection> | undefined
   let opened: Connection | undefined
@@ -55,12 +56,9 @@ export function createDatabase (config: Config, { log, timeoutMs, cacheMs, scrub
   }
 
   const check = defineCheck({
+    ...deps,
     backend: 'database',
     section,
-    timeoutMs,
-    cacheMs,
-    log,
-    scrub,
     classify,
     reset,
     isStale: err => ['ER_SOCKET_UNEXPECTED_CLOSE', 'ER_CONNECTION_ALREADY_CLOSED', 'ER_CMD_CONNECTION_CLOSED', 'ECONNRESET', 'EPIPE'].includes(String((err as { code?: unknown })?.code))

@@ -1,13 +1,13 @@
 import { hostname } from 'node:os'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { backendPlugin, CheckFailure, defineCheck, type BackendDeps } from '../lib/check.ts'
-import { clientOptions, send, type AwsError } from '../lib/aws.ts'
+import { clientOptions, resolveRegion, send, type AwsError } from '../lib/aws.ts'
 import type { Config } from '../lib/config.ts'
 
 // The table: described (never listed: ListTables needs a wider permission), its key schema
 // held to the seed's (one String partition key, no sort key), then a probe item written,
 // read and deleted.
-export function createDynamodb (config: Config, { log, timeoutMs, cacheMs, scrub }: BackendDeps) {
+export function createDynamodb (config: Config, deps: BackendDeps) {
   const section = config.dynamodb
   if (!section) return undefined
   const { table, partition_key: partitionKey } = section
@@ -16,21 +16,19 @@ export function createDynamodb (config: Config, { log, timeoutMs, cacheMs, scrub
 
   async function createClient () {
     const sdk = await import('@aws-sdk/client-dynamodb')
-    return { dynamo: new sdk.DynamoDBClient(clientOptions(config, section!.endpoint, timeoutMs, log)), sdk }
+    return { dynamo: new sdk.DynamoDBClient(clientOptions(config, section!.endpoint, deps)), sdk }
   }
 
   const check = defineCheck({
+    ...deps,
     backend: 'dynamodb',
-    section: { ...section, region: config.aws?.region },
-    timeoutMs,
-    cacheMs,
-    log,
-    scrub,
+    section,
     classify,
     reset: () => {}
   }, async ctx => {
     client ??= createClient()
     const { dynamo, sdk } = await client
+    await resolveRegion(ctx, dynamo)
     ctx.stage('request')
     const { Table: description } = await send(ctx, 'dynamodb:DescribeTable', options =>
       dynamo.send(new sdk.DescribeTableCommand({ TableName: table }), options))

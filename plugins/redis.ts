@@ -13,9 +13,10 @@ interface Connection {
 
 // ElastiCache gives one host: a plain node, or a cluster-mode configuration endpoint. The
 // first check asks the node (INFO cluster) and switches to the cluster client when it must.
-export function createRedis (config: Config, { log, timeoutMs, cacheMs, scrub }: BackendDeps) {
+export function createRedis (config: Config, deps: BackendDeps) {
   const section = config.redis
   if (!section) return undefined
+  const { log, timeoutMs } = deps
   const probeKey = `suaicloudapp:probe:${hostname()}:${process.pid}`
   let connection: Promise<Connection> | undefined
   // Every client made for the current connection, reachable even while it is still connecting.
@@ -68,12 +69,9 @@ export function createRedis (config: Config, { log, timeoutMs, cacheMs, scrub }:
   }
 
   const check = defineCheck({
+    ...deps,
     backend: 'redis',
     section,
-    timeoutMs,
-    cacheMs,
-    log,
-    scrub,
     classify,
     reset,
     isStale: err => /Disconnects client|client is closed|Socket closed unexpectedly|ECONNRESET|EPIPE/i.test(String((err as Error)?.message))

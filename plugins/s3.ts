@@ -1,13 +1,13 @@
 import type { S3Client } from '@aws-sdk/client-s3'
 import { backendPlugin, CheckFailure, defineCheck, type BackendDeps } from '../lib/check.ts'
-import { clientOptions, send, type AwsError } from '../lib/aws.ts'
+import { clientOptions, resolveRegion, send, type AwsError } from '../lib/aws.ts'
 import type { Config } from '../lib/config.ts'
 
 // The files the seed's user data syncs from the bucket onto every instance.
 const deployedFiles = ['suaicloudapp', 'config.toml']
 
 // The private bucket: reachable with the instance role, and holding what the instances boot from.
-export function createS3 (config: Config, { log, timeoutMs, cacheMs, scrub }: BackendDeps) {
+export function createS3 (config: Config, deps: BackendDeps) {
   const section = config.s3
   if (!section) return undefined
   const bucket = section.bucket
@@ -16,22 +16,20 @@ export function createS3 (config: Config, { log, timeoutMs, cacheMs, scrub }: Ba
   async function createClient () {
     const sdk = await import('@aws-sdk/client-s3')
     // A custom endpoint is a local server, which serves buckets by path, not by host name.
-    const s3 = new sdk.S3Client({ ...clientOptions(config, section!.endpoint, timeoutMs, log), forcePathStyle: Boolean(section!.endpoint) })
+    const s3 = new sdk.S3Client({ ...clientOptions(config, section!.endpoint, deps), forcePathStyle: Boolean(section!.endpoint) })
     return { s3, sdk }
   }
 
   const check = defineCheck({
+    ...deps,
     backend: 's3',
-    section: { ...section, region: config.aws?.region },
-    timeoutMs,
-    cacheMs,
-    log,
-    scrub,
+    section,
     classify,
     reset: () => {}
   }, async ctx => {
     client ??= createClient()
     const { s3, sdk } = await client
+    await resolveRegion(ctx, s3)
     ctx.stage('request')
     // Listings rather than HeadBucket: a HEAD error has no body, so a bad key and a missing
     // permission both arrive as a bare 403. One listing per file, by prefix: the bucket may
@@ -40,7 +38,6 @@ export function createS3 (config: Config, { log, timeoutMs, cacheMs, scrub }: Ba
       const listing = await send(ctx, 's3:ListBucket', options => s3.send(new sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: key, MaxKeys: 1 }), options))
       return listing.Contents?.[0]?.Key === key
     }))
-    ctx.detail('region', await s3.config.region())
     const missing = deployedFiles.filter((_, i) => !found[i])
     ctx.detail('deployedFiles', Object.fromEntries(deployedFiles.map((key, i) => [key, found[i]])))
     if (missing.length > 0) {

@@ -195,3 +195,12 @@ test('a secret never appears in a config error, even when it is the wrong value'
   assert.ok(!text.includes('hunter22secret'), text)
   assert.match(text, /password = \[redacted\]/)
 })
+
+test('boolean keys take true/false from the environment', async () => {
+  const { loaded } = await load("[redis]\nhost = 'r'\n", { SUAI_REDIS_TLS: 'TRUE', SUAI_DEMO_ENABLED: 'true' })
+  assert.ok(loaded.ok)
+  assert.equal(loaded.config.redis?.tls, true)
+  assert.equal(loaded.config.demo.enabled, true)
+  const { loaded: bad } = await load("[redis]\nhost = 'r'\n", { SUAI_REDIS_TLS: 'yes' })
+  assert.match(messages(bad)[0], /^SUAI_REDIS_TLS: redis\.tls must be a boolean/)
+})
