@@ -88,6 +88,8 @@ export default fp(async function demo (fastify: FastifyInstance) {
 
   // Every switch in one encapsulated context, so a guard for all of them is one preHandler here.
   await fastify.register(async switches => {
+    // With an admin token set, only its holder may break this instance on purpose.
+    switches.addHook('preHandler', fastify.requireAdmin)
     switches.get('', async () => state.state())
     switches.post('/health/fail', async () => {
       state.failHealth()

@@ -95,3 +95,13 @@ test('closing the server stops a burn', async t => {
   await fastify.close()
   await eventually(() => threads() <= before)
 })
+
+test('with an admin token, only its holder may flip the switches', async t => {
+  const token = 'demo-Admin-token-0123456789'
+  const { fastify } = await buildApp(t, `${enabled.replace('[server]\n', `[server]\nadmin_token = '${token}'\n`)}`)
+  assert.equal((await fastify.inject({ method: 'POST', url: '/demo/health/fail' })).statusCode, 401)
+  assert.equal((await fastify.inject('/health')).statusCode, 200)
+  const allowed = await fastify.inject({ method: 'POST', url: '/demo/health/fail', headers: { authorization: `Bearer ${token}` } })
+  assert.equal(allowed.statusCode, 200)
+  assert.equal((await fastify.inject('/health')).statusCode, 503)
+})
