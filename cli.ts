@@ -1,13 +1,26 @@
 import { parseArgs } from 'node:util'
-import { loadConfig, programDir, type LoadOptions } from './lib/config.ts'
-import { serve, StartError } from './server.ts'
+import { check } from './commands/check.ts'
+import { runServer } from './commands/serve.ts'
+import { installService, uninstallService } from './commands/service.ts'
+import { validate } from './commands/validate.ts'
+import { programDir, type LoadOptions } from './lib/config.ts'
+import { StartError } from './server.ts'
 import { versionLine } from './lib/version.ts'
 
-const usage = `Usage: suaicloudapp [command] [--config PATH]
+const usage = `Usage: suaicloudapp [command] [options] [--config PATH]
 
 Commands:
-  serve        start the web server (the default)
-  validate     check the config and print every problem; exit 0 when valid, 2 when not
+  serve            start the web server (the default)
+  validate         check the config and print every problem; exit 0 when valid, 2 when not
+  check [--json]   run every configured backend check once and print the results (as JSON
+                   with --json); a backend without its config section is listed as skip;
+                   exit 0 when none fails, 1 when one does, 2 when the config is invalid
+  service install [--user U] [--dry-run]
+                   as root, install and start the systemd service suaicloudapp, which runs
+                   serve with this config in the config's folder (as user U, who must be able
+                   to write output.log there); --dry-run prints the unit and the steps instead
+  service uninstall [--dry-run]
+                   as root, stop and remove that service
 
 Options:
   --config PATH  the config file (default: $SUAI_CONFIG, else ./config.toml,
@@ -19,7 +32,28 @@ Every config key can be overridden by an environment variable SUAI_<SECTION>_<KE
 e.g. SUAI_DATABASE_PASSWORD or SUAI_SERVER_PORT.
 `
 
-const BACKENDS = ['database', 'redis', 's3', 'dynamodb'] as const
+// The options that belong to one command; --config, --help and --version go with any.
+const commandOptions = {
+  json: { type: 'boolean' },
+  user: { type: 'string' },
+  'dry-run': { type: 'boolean' }
+} as const
+type Flag = keyof typeof commandOptions
+type Values = { json?: boolean, user?: string, 'dry-run'?: boolean }
+
+interface Command {
+  flags: Flag[]
+  // An exit code, or undefined for a server that keeps running.
+  run: (values: Values, options: LoadOptions) => number | undefined | Promise<number | undefined>
+}
+
+const commands: Record<string, Command> = {
+  serve: { flags: [], run: (_values, options) => runServer(options) },
+  validate: { flags: [], run: (_values, options) => validate(options) },
+  check: { flags: ['json'], run: (values, options) => check(options, { json: values.json ?? false }) },
+  'service install': { flags: ['user', 'dry-run'], run: (values, options) => installService(options, { user: values.user, dryRun: values['dry-run'] ?? false }) },
+  'service uninstall': { flags: ['dry-run'], run: values => uninstallService({ dryRun: values['dry-run'] ?? false }) }
+}
 
 async function main (argv: string[]): Promise<number | undefined> {
   let parsed
@@ -30,54 +64,28 @@ async function main (argv: string[]): Promise<number | undefined> {
       options: {
         config: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' }
+        version: { type: 'boolean', short: 'v' },
+        ...commandOptions
       }
     })
   } catch (err) {
-    process.stderr.write(`suaicloudapp: ${(err as Error).message.split(/\. |\n/)[0]}\n\n${usage}`)
-    return 2
+    return usageError((err as Error).message.split(/\. |\n/)[0])
   }
   const { values, positionals } = parsed
   if (values.help) { process.stdout.write(usage); return 0 }
   if (values.version) { process.stdout.write(versionLine + '\n'); return 0 }
 
-  const [command = 'serve', ...extra] = positionals
-  if (extra.length > 0 || !['serve', 'validate'].includes(command)) {
-    process.stderr.write(`suaicloudapp: unknown command or argument: ${[command, ...extra].join(' ')}\n\n${usage}`)
-    return 2
-  }
-  const options: LoadOptions = { path: values.config, cwd: process.cwd(), env: process.env, programDir: programDir() }
-  return command === 'validate' ? validate(options) : runServer(options)
+  const name = positionals.join(' ') || 'serve'
+  if (!Object.hasOwn(commands, name)) return usageError(`unknown command or argument: ${name}`)
+  const command = commands[name]
+  const misplaced = (Object.keys(commandOptions) as Flag[]).find(flag => values[flag] !== undefined && !command.flags.includes(flag))
+  if (misplaced) return usageError(`--${misplaced} is not an option of ${name}`)
+  return command.run(values, { path: values.config, cwd: process.cwd(), env: process.env, programDir: programDir() })
 }
 
-function validate (options: LoadOptions): number {
-  const loaded = loadConfig(options)
-  if (!loaded.ok) {
-    for (const problem of loaded.problems) {
-      process.stderr.write(`${problem.message}\n${problem.excerpt ? problem.excerpt + '\n' : ''}`)
-    }
-    process.stderr.write(`${loaded.problems.length} problem${loaded.problems.length === 1 ? '' : 's'} in the config\n`)
-    return 2
-  }
-  const configured = BACKENDS.filter(name => loaded.config[name])
-  const missing = BACKENDS.filter(name => !loaded.config[name])
-  process.stdout.write(`${loaded.file}: valid\nchecks configured: ${configured.join(', ') || 'none'}${missing.length ? `; not configured: ${missing.join(', ')}` : ''}\n`)
-  return 0
-}
-
-async function runServer (options: LoadOptions): Promise<undefined> {
-  const served = await serve(options)
-  const { log } = served.fastify
-  // A backend that vanishes must cost one failed check, never the process.
-  process.on('unhandledRejection', reason => log.error({ err: reason }, 'unhandled rejection (kept running)'))
-  process.on('uncaughtException', err => log.error({ err }, 'uncaught exception (kept running)'))
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      log.info({ signal }, 'shutting down')
-      served.close().then(() => process.exit(0), () => process.exit(1))
-    })
-  }
-  return undefined
+function usageError (message: string): 2 {
+  process.stderr.write(`suaicloudapp: ${message}\n\n${usage}`)
+  return 2
 }
 
 main(process.argv.slice(2)).then(code => {

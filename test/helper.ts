@@ -13,7 +13,7 @@ export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 // The program under test: the sources through tsx, or a built executable when SUAI_TEST_BIN
 // names one, so the same end-to-end tests prove both.
-function program (): string[] {
+export function program (): string[] {
   const bin = process.env.SUAI_TEST_BIN
   if (bin) return [resolve(root, bin)]
   return [process.execPath, '--import', import.meta.resolve('tsx'), join(root, 'cli.ts')]
@@ -38,10 +38,11 @@ export async function workDir (toml: string | Buffer, name = 'config.toml'): Pro
 
 export interface CliResult { code: number | null, stdout: string, stderr: string }
 
-export function runCli (args: string[], { cwd, env = cleanEnv() }: { cwd: string, env?: NodeJS.ProcessEnv }): Promise<CliResult> {
+// `uid` and `gid` run it as another user (the test runner must be root for that).
+export function runCli (args: string[], { cwd, env = cleanEnv(), uid, gid }: { cwd: string, env?: NodeJS.ProcessEnv, uid?: number, gid?: number }): Promise<CliResult> {
   const [command, ...prefix] = program()
   return new Promise((resolve, reject) => {
-    const child = spawn(command, [...prefix, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(command, [...prefix, ...args], { cwd, env, uid, gid, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', chunk => { stdout += chunk })

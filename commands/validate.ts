@@ -1,0 +1,21 @@
+import { loadConfig, type ConfigProblem, type LoadOptions } from '../lib/config.ts'
+import { backendNames } from '../routes/checks.ts'
+
+// Checks the config without touching a backend: exit 0 when valid, 2 when not.
+export function validate (options: LoadOptions): number {
+  const loaded = loadConfig(options)
+  if (!loaded.ok) return printProblems(loaded.problems)
+  const configured = backendNames.filter(name => loaded.config[name])
+  const missing = backendNames.filter(name => !loaded.config[name])
+  process.stdout.write(`${loaded.file}: valid\nchecks configured: ${configured.join(', ') || 'none'}${missing.length ? `; not configured: ${missing.join(', ')}` : ''}\n`)
+  return 0
+}
+
+// Every problem with its excerpt on stderr; returns the exit code of an invalid config.
+export function printProblems (problems: ConfigProblem[]): 2 {
+  for (const problem of problems) {
+    process.stderr.write(`${problem.message}\n${problem.excerpt ? problem.excerpt + '\n' : ''}`)
+  }
+  process.stderr.write(`${problems.length} problem${problems.length === 1 ? '' : 's'} in the config\n`)
+  return 2
+}
