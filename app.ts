@@ -10,9 +10,23 @@ import routes from './routes/index.ts'
 
 export type AppOptions = ConfigPluginOptions
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    // Set on SIGTERM: /health and /ready answer 503 so the load balancer stops sending.
+    draining: boolean
+  }
+}
+
 // The application as a plain plugin: it never listens, so tests build it with inject and
 // server.ts owns the logger, the timeouts and the port.
 export default async function app (fastify: FastifyInstance, options: AppOptions) {
+  fastify.decorate('draining', false)
+  // While draining, every answer closes its connection, so no keep-alive connection is left to
+  // be cut when the listener closes.
+  fastify.addHook('onSend', async (_request, reply) => {
+    if (fastify.draining) reply.header('connection', 'close')
+  })
+
   const endpoints = new Map<string, Set<string>>()
   fastify.addHook('onRoute', route => {
     const methods = [route.method].flat().filter(method => method !== 'HEAD')

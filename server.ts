@@ -2,16 +2,20 @@ import { resolve } from 'node:path'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import app from './app.ts'
-import { loadConfig, type LoadedConfig, type LoadOptions } from './lib/config.ts'
+import { loadConfig, type Config, type LoadedConfig, type LoadOptions } from './lib/config.ts'
 import { createLogger } from './lib/logger.ts'
 import { versionLine } from './lib/version.ts'
 
 export interface Built {
   fastify: FastifyInstance
   loaded: LoadedConfig
-  listen: { host: string, port: number }
+  listen: Config['server']
   // Closes the app, its clients and the log file.
   close: () => Promise<void>
+  // The graceful way out: /health and /ready turn 503 at once, the listener stays open for
+  // [server] drain_ms so the load balancer sees the instance go unhealthy and stops sending,
+  // then in-flight requests finish and everything closes.
+  shutdown: () => Promise<void>
 }
 
 // The configured app with its logger, not yet listening (tests inject into it).
@@ -37,13 +41,20 @@ export async function buildServer (options: LoadOptions): Promise<Built> {
   })
   // fp: the app's decorators and handlers belong to the root instance the server owns.
   await fastify.register(fp(app), { loaded, logFile })
+  const close = async () => {
+    await fastify.close()
+    await closeLog()
+  }
   return {
     fastify,
     loaded,
     listen,
-    close: async () => {
-      await fastify.close()
-      await closeLog()
+    close,
+    shutdown: async () => {
+      fastify.draining = true
+      fastify.log.info({ drainMs: listen.drain_ms }, 'draining: /health answers 503 until the listener closes')
+      await new Promise(resolve => setTimeout(resolve, listen.drain_ms))
+      await close()
     }
   }
 }

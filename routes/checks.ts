@@ -54,6 +54,7 @@ export default async function checkRoutes (fastify: FastifyInstance) {
   // Readiness: this instance can serve what it is for. Not the load balancer's liveness probe
   // (that is /health): a shared backend outage would fail every instance at once.
   fastify.get('/ready', async (request, reply) => {
+    if (fastify.draining) return reply.code(503).type('text/plain; charset=utf-8').send('not ready: shutting down\n')
     const results = await runConfigured(fastify)
     const failed = results.filter(result => result.status === 'fail')
     reply.code(failed.length ? 503 : 200).type('text/plain; charset=utf-8')

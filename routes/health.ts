@@ -4,7 +4,8 @@ import { wantsJson } from './negotiate.ts'
 
 // The load balancer's probe. It depends on no backend, on purpose: a shared database outage
 // must not make an Auto Scaling group replace every instance. It fails only when this
-// instance cannot do its job at all, i.e. its config is broken.
+// instance cannot or should not serve: its config is broken, it is shutting down, or a lab
+// switch (POST /demo/health/fail) failed it on purpose.
 export default async function healthRoutes (fastify: FastifyInstance) {
   const problems = fastify.config.problems.map(problem => problem.message)
   fastify.get('/health', {
@@ -12,21 +13,23 @@ export default async function healthRoutes (fastify: FastifyInstance) {
     // errors of this route are logged.
     logLevel: 'warn'
   }, async (request, reply) => {
-    // A lab switch (POST /demo/health/fail) fails this instance's probe on purpose.
-    const onPurpose = fastify.demo.healthFailure
-    const healthy = problems.length === 0 && !onPurpose
-    reply.code(healthy ? 200 : 503)
+    const reason = fastify.draining
+      ? 'shutting down'
+      : fastify.demo.healthFailure ?? (problems.length > 0 ? 'the config is invalid' : undefined)
+    const notes = reason === 'the config is invalid' ? problems : []
+    reply.code(reason ? 503 : 200)
     if (wantsJson(request, 'application/health+json')) {
       reply.type('application/health+json')
       return {
-        status: healthy ? 'pass' : 'fail',
+        status: reason ? 'fail' : 'pass',
         version,
         uptime: Math.round(process.uptime()),
-        ...(healthy ? {} : onPurpose ? { output: onPurpose } : { output: 'config.toml is invalid', notes: problems })
+        ...(reason ? { output: reason } : {}),
+        ...(notes.length ? { notes } : {})
       }
     }
     reply.type('text/plain; charset=utf-8')
-    if (onPurpose) return `unhealthy: ${onPurpose}`
-    return healthy ? 'healthy' : `unhealthy: the config is invalid\n${problems.join('\n')}\n`
+    if (!reason) return 'healthy'
+    return `unhealthy: ${reason}${notes.map(note => `\n${note}`).join('')}${notes.length ? '\n' : ''}`
   })
 }
