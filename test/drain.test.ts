@@ -13,19 +13,19 @@ test('SIGTERM drains: /health 503 first, no request lost, exit 0', async t => {
   const app = await startCli(t, [], { cwd })
   const seen = { served: 0, probes: 0, failed: [] as string[] }
   let signalledAt = 0
-  let downAt = 0
+  const lb = { downAt: 0 }
 
   const probe = async () => {
-    while (!downAt) {
+    while (!lb.downAt) {
       const res = await fetch(`${app.url}/health`)
       await res.text()
       seen.probes++
-      if (res.status === 503) downAt = performance.now()
+      if (res.status === 503) lb.downAt = performance.now()
       await new Promise(resolve => setTimeout(resolve, 50))
     }
   }
   const traffic = async () => {
-    while (!downAt) {
+    while (!lb.downAt) {
       try {
         const res = await fetch(`${app.url}/logs?lines=5`)
         await res.text()
@@ -48,7 +48,7 @@ test('SIGTERM drains: /health 503 first, no request lost, exit 0', async t => {
   assert.deepEqual(seen.failed, [])
   assert.equal(code, 0)
   assert.ok(seen.served > 20, `requests served (${seen.served})`)
-  assert.ok(downAt - signalledAt < 300, `/health went down ${Math.round(downAt - signalledAt)} ms after SIGTERM`)
+  assert.ok(lb.downAt - signalledAt < 300, `/health went down ${Math.round(lb.downAt - signalledAt)} ms after SIGTERM`)
   assert.ok(exitedAfter >= 800, `the listener stayed open for drain_ms (exited after ${Math.round(exitedAfter)} ms)`)
   assert.ok(exitedAfter < 5000, 'exited within the deadline')
   await assert.rejects(fetch(`${app.url}/health`), 'the listener is closed')
