@@ -145,8 +145,8 @@ async function runBounded (options: CheckOptions, body: (ctx: CheckContext) => P
   return { backend, status, stage, message: scrub(message), warnings: warnings.map(scrub), durationMs, details }
 }
 
-function timeoutFailure (backend: BackendName, stage: Stage, timeoutMs: number, section: { host?: string, port?: number }): CheckFailure {
-  const target = section.host ? ` ${section.host}:${section.port}` : ''
+function timeoutFailure (backend: BackendName, stage: Stage, timeoutMs: number, section: SectionFacts): CheckFailure {
+  const target = section.host ? ` ${section.host}:${section.port}` : section.endpoint ? ` at ${String(section.endpoint)}` : ''
   const key: HintKey = stage === 'connect' || stage === 'dns' ? 'connect_timeout' : 'request_timeout'
   return new CheckFailure(stage, `no answer from ${backend}${target} within ${timeoutMs} ms (during ${stage})`, key)
 }

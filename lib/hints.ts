@@ -8,6 +8,8 @@ export type HintKey =
 
 export interface HintContext {
   backend: string
+  // A local S3- or DynamoDB-compatible server instead of AWS.
+  endpoint?: string
   host?: string
   port?: number
   user?: string
@@ -33,6 +35,16 @@ const general: Partial<Record<HintKey, Hint>> = {
     : 'set [aws] region in config.toml (e.g. eu-central-1) to the region of your resources'
 }
 
+// S3 and DynamoDB are reached at AWS's API endpoints, or at [section] endpoint when one is set.
+const awsApi: Partial<Record<HintKey, Hint>> = {
+  dns: c => c.endpoint
+    ? `the host of ${c.endpoint} does not resolve: check [${c.backend}] endpoint, or remove it to use AWS`
+    : 'this instance cannot resolve the AWS API\'s host name: check that the VPC has DNS resolution enabled',
+  connect_refused: c => `nothing listens at ${c.endpoint ?? 'the AWS API endpoint'}: check [${c.backend}] endpoint, or remove it to use AWS`,
+  connect_reset: c => `${c.endpoint ?? 'the AWS API endpoint'} closed the connection: check [${c.backend}] endpoint (http:// or https://)`,
+  request_timeout: c => `${c.endpoint ?? 'the AWS API'} did not answer in time`
+}
+
 const byBackend: Record<string, Partial<Record<HintKey, Hint>>> = {
   database: {
     connect_timeout: c => `no route to ${c.host}:${c.port}: the RDS security group must allow inbound TCP ${c.port} from this instance's security group, and the DB must be in this instance's VPC (Publicly accessible = No is fine inside the VPC)`,
@@ -51,13 +63,15 @@ const byBackend: Record<string, Partial<Record<HintKey, Hint>>> = {
     readonly: c => `${c.host} is a read-only replica: use the primary or the configuration endpoint`
   },
   s3: {
-    connect_timeout: () => 'no route to the S3 API: a private subnet needs an S3 gateway endpoint or a NAT gateway in its route table',
+    ...awsApi,
+    connect_timeout: c => c.endpoint ? `no answer from ${c.endpoint}: check [s3] endpoint` : 'no route to the S3 API: a private subnet needs an S3 gateway endpoint or a NAT gateway in its route table',
     permission: c => `the instance role may not do this: allow s3:ListBucket on arn:aws:s3:::${c.bucket} and s3:GetObject on arn:aws:s3:::${c.bucket}/* in the role's policy`,
     not_found: c => `there is no bucket named '${c.bucket}': check [s3] bucket (names are global and exact)`,
     missing_files: c => `the launch template's user data syncs s3://${c.bucket}/ onto each instance: upload suaicloudapp and config.toml to the bucket's root`
   },
   dynamodb: {
-    connect_timeout: () => 'no route to the DynamoDB API: a private subnet needs a DynamoDB gateway endpoint or a NAT gateway in its route table',
+    ...awsApi,
+    connect_timeout: c => c.endpoint ? `no answer from ${c.endpoint}: check [dynamodb] endpoint` : 'no route to the DynamoDB API: a private subnet needs a DynamoDB gateway endpoint or a NAT gateway in its route table',
     permission: c => `the instance role may not do this: allow ${c.action ?? 'dynamodb:DescribeTable, GetItem, PutItem, DeleteItem'} on arn:aws:dynamodb:${c.region}:<account>:table/${c.table}`,
     not_found: c => `there is no table '${c.table}' in ${c.region}: check [dynamodb] table and [aws] region (tables are per region)`,
     schema: c => `the seed needs a table whose primary key is only a partition key '${c.partition_key}' of type String: recreate the table that way, or set [dynamodb] partition_key to the table's key`

@@ -195,6 +195,12 @@ test('s3: keys the server does not know fail at credentials', async t => {
   assert.ok(!body.includes('not-the-Right-secret'))
 })
 
+test('s3 and dynamodb: a local endpoint where nothing listens fails at connect, naming the endpoint', async t => {
+  const endpoint = `http://127.0.0.1:${closed.port}`
+  await assertFails(t, { s3: { bucket: 'deployed', endpoint } }, '/s3', 'connect', /refused/, new RegExp(`nothing listens at ${endpoint}: check \\[s3\\] endpoint`))
+  await assertFails(t, { dynamodb: { table: 'seed', partition_key: 'id', endpoint } }, '/dynamodb', 'connect', /refused/, /check \[dynamodb\] endpoint/)
+})
+
 test('dynamodb: a missing table fails at not_found', async t => {
   await assertFails(t, { dynamodb: dynamoSection('absent') }, '/dynamodb', 'not_found', /does not exist/, /no table 'absent' in us-east-1/)
 })
