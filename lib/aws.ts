@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { CheckFailure, type BackendDeps, type CheckContext } from './check.ts'
 import type { Config } from './config.ts'
 import { imds } from './imds.ts'
+import { lookup } from './lookup.ts'
 
 // What the S3 and DynamoDB checks share: client options that bound every request, and the
 // reading of the SDK's errors. Credentials come from the SDK's default chain: on EC2 that is
@@ -15,7 +16,14 @@ export function clientOptions (config: Config, endpoint: string | undefined, { t
     ...(endpoint ? { endpoint } : {}),
     // The SDK has no timeout of its own and retries three times by default; a check has one budget.
     maxAttempts: 1,
-    requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs, throwOnRequestTimeout: true }
+    requestHandler: {
+      connectionTimeout: timeoutMs,
+      requestTimeout: timeoutMs,
+      throwOnRequestTimeout: true,
+      // Host names resolved off the thread pool: see lib/lookup.ts.
+      httpAgent: { lookup },
+      httpsAgent: { lookup }
+    }
   }
 }
 

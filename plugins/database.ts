@@ -1,5 +1,6 @@
 import type { Connection } from 'mariadb'
 import { connect as netConnect, type Socket } from 'node:net'
+import { lookup } from '../lib/lookup.ts'
 import { backendPlugin, CheckFailure, defineCheck, type BackendDeps, type Stage } from '../lib/check.ts'
 import type { Config } from '../lib/config.ts'
 
@@ -31,7 +32,7 @@ export function createDatabase (config: Config, deps: BackendDeps) {
       // probe connection would count as a handshake error and, repeated, get the host blocked
       // by max_connect_errors.)
       stream: () => {
-        socket = netConnect(section!.port, section!.host)
+        socket = netConnect({ port: section!.port, host: section!.host, lookup })
         socket.setNoDelay(true)
         socket.once('connect', () => stage('auth'))
         return socket

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os'
 import type { RedisClientType, RedisClusterType } from 'redis'
+import { lookup } from '../lib/lookup.ts'
 import { backendPlugin, CheckFailure, defineCheck, type BackendDeps, type CheckContext, type Stage } from '../lib/check.ts'
 import type { Config } from '../lib/config.ts'
 
@@ -31,6 +32,7 @@ export function createRedis (config: Config, deps: BackendDeps) {
       host: section!.host,
       port: section!.port,
       connectTimeout: timeoutMs,
+      lookup,
       // No background reconnect loop: a failed check drops the connection and the next one
       // connects afresh, so a Redis that comes back is seen at once and a dead one costs nothing.
       reconnectStrategy: false as const,

@@ -1,8 +1,9 @@
 import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { buildApp, cleanEnv, freePort, startCli, workDir } from './helper.ts'
+import { useDnsServers } from '../lib/lookup.ts'
 import {
-  closedPort, startDynamo, startMariadb, startRedis, startRedisCluster, startS3, startSilentServer,
+  closedPort, startNxdomainDns, startDynamo, startMariadb, startRedis, startRedisCluster, startS3, startSilentServer,
   type DynamoHandle, type MariadbHandle, type PortHandle, type RedisClusterHandle, type RedisHandle, type S3Handle
 } from './harness/index.ts'
 
@@ -117,8 +118,12 @@ test('database: a refused port fails at connect', async t => {
   await assertFails(t, { database: { ...databaseSection(), port: closed.port } }, '/database', 'connect', /refused.*ECONNREFUSED/, /nothing listens/)
 })
 
-test('database: a host that does not resolve fails at dns', async t => {
-  await assertFails(t, { database: { ...databaseSection(), host: 'no-such-host.invalid' } }, '/database', 'dns', /does not resolve/, /copy the endpoint again/)
+test('database: a host that does not resolve fails at dns (asked of a loopback DNS server, never the real one)', async t => {
+  const dns = await startNxdomainDns()
+  useDnsServers([dns.server])
+  t.after(async () => { useDnsServers(undefined); await dns.stop() })
+  await assertFails(t, { database: { ...databaseSection(), host: 'db.does-not-exist.example' } }, '/database', 'dns', /does not resolve/, /copy the endpoint again/)
+  assert.ok(dns.asked.includes('db.does-not-exist.example'))
 })
 
 test('database and redis: a server that accepts and never answers is bounded by timeout_ms', async t => {

@@ -1,0 +1,52 @@
+import { createSocket } from 'node:dgram'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { LOOPBACK } from './ports.ts'
+
+export interface DnsHandle {
+  // host:port, for dns.setServers()
+  server: string
+  // Names asked for, in order.
+  asked: string[]
+  stop: () => Promise<void>
+}
+
+// A DNS server on loopback that answers NXDOMAIN to every question, so a "does not resolve"
+// test never asks the machine's real resolver.
+export async function startNxdomainDns (): Promise<DnsHandle> {
+  const socket = createSocket('udp4')
+  const asked: string[] = []
+  socket.on('message', (query, peer) => {
+    if (query.length < 12) return
+    asked.push(questionName(query))
+    const reply = Buffer.from(query)
+    // QR=1, opcode from the query, RD copied, RA=1, RCODE=3 (NXDOMAIN); no answers.
+    reply[2] = 0x80 | (query[2] & 0x79)
+    reply[3] = 0x83
+    reply.writeUInt16BE(0, 6)
+    reply.writeUInt16BE(0, 8)
+    reply.writeUInt16BE(0, 10)
+    socket.send(reply.subarray(0, 12 + questionLength(query)), peer.port, peer.address)
+  })
+  socket.bind(0, LOOPBACK)
+  await once(socket, 'listening')
+  return {
+    server: `${LOOPBACK}:${(socket.address() as AddressInfo).port}`,
+    asked,
+    stop: () => new Promise(resolve => socket.close(() => resolve()))
+  }
+}
+
+function questionLength (query: Buffer): number {
+  let offset = 12
+  while (offset < query.length && query[offset] !== 0) offset += query[offset] + 1
+  return offset + 1 + 4 - 12
+}
+
+function questionName (query: Buffer): string {
+  const labels: string[] = []
+  for (let offset = 12; offset < query.length && query[offset] !== 0; offset += query[offset] + 1) {
+    labels.push(query.subarray(offset + 1, offset + 1 + query[offset]).toString('ascii'))
+  }
+  return labels.join('.')
+}
