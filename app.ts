@@ -37,6 +37,14 @@ export default async function app (fastify: FastifyInstance, options: AppOptions
     request.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
 
+  // Ajv coerces "Infinity" and "1e999" to numbers and then skips minimum and maximum, which it
+  // applies to finite numbers only (ajv-validator/ajv#2212): without this, ?lines=Infinity would
+  // read the whole log and ?seconds=Infinity would be a 500.
+  fastify.addHook('preHandler', async (request, reply) => {
+    const bad = Object.entries(request.query ?? {}).find(([, value]) => typeof value === 'number' && !Number.isFinite(value))
+    if (bad) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `query parameter ${bad[0]} must be a finite number` })
+  })
+
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     if (error.validation) {
       return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: describeValidation(error) })

@@ -4,6 +4,8 @@ import { Type, type Static } from '@sinclair/typebox'
 // operator keys later issues added. The TypeScript type is derived from it.
 
 const NonEmpty = (description: string) => Type.String({ minLength: 1, description })
+// DNS names stop at 253 characters (RFC 1035); a longer host resolves nowhere.
+const Host = (description: string) => Type.String({ minLength: 1, maxLength: 253, description })
 // A plain JSON Schema enum, so a wrong value gets one error listing the choices.
 function StringEnum<const T extends string> (values: readonly T[], options: { default?: NoInfer<T>, description: string }) {
   return Type.Unsafe<T>({ type: 'string', enum: values, ...options })
@@ -11,7 +13,7 @@ function StringEnum<const T extends string> (values: readonly T[], options: { de
 const Port = (fallback?: number) => Type.Integer({ minimum: 1, maximum: 65535, ...(fallback ? { default: fallback } : {}), description: 'TCP port, 1-65535' })
 
 export const ServerSection = Type.Object({
-  host: Type.String({ minLength: 1, default: '0.0.0.0', description: 'address to listen on; 0.0.0.0 accepts requests from anywhere' }),
+  host: Type.String({ minLength: 1, maxLength: 253, default: '0.0.0.0', description: 'address to listen on; 0.0.0.0 accepts requests from anywhere' }),
   port: Port(8080),
   admin_token: Type.Optional(Type.String({ minLength: 16, description: 'at least 16 characters (e.g. openssl rand -hex 16); when set, /logs, /metrics and failure details need Authorization: Bearer <token>' })),
   drain_ms: Type.Integer({ minimum: 0, maximum: 120000, default: 5000, description: 'on SIGTERM, how long /health answers 503 before the listener closes, 0-120000 ms, so the load balancer stops sending first' })
@@ -30,7 +32,7 @@ export const S3Section = Type.Object({
 })
 
 export const DatabaseSection = Type.Object({
-  host: NonEmpty('MySQL/RDS endpoint'),
+  host: Host('MySQL/RDS endpoint'),
   port: Port(3306),
   user: NonEmpty('database user'),
   password: Type.String({ default: '', description: 'database password' }),
@@ -39,7 +41,7 @@ export const DatabaseSection = Type.Object({
 })
 
 export const RedisSection = Type.Object({
-  host: NonEmpty('Redis host or ElastiCache configuration endpoint'),
+  host: Host('Redis host or ElastiCache configuration endpoint'),
   port: Port(6379),
   tls: Type.Boolean({ default: false, description: 'true when the cluster has in-transit encryption' }),
   username: Type.Optional(NonEmpty('ACL user name (ElastiCache RBAC)')),

@@ -40,7 +40,8 @@ type ObjectSchema = { properties: Record<string, { type?: string, description?: 
 // report, not to coerce.
 const ajv = new Ajv({ allErrors: true, useDefaults: true, removeAdditional: true, coerceTypes: false })
 const sections = (ConfigSchema as unknown as ObjectSchema).properties
-const SECRET_LINE = /^\s*["']?[\w.]*(password|token|secret)[\w]*["']?\s*=/i
+// Anywhere on the line: an inline table or a dotted key puts the secret's key mid-line.
+const SECRET_LINE = /(password|token|secret)\w*["']?\s*=/i
 
 export function envName (section: string, key: string): string {
   return `SUAI_${section}_${key}`.toUpperCase()
@@ -67,10 +68,15 @@ export function loadConfig (options: LoadOptions): LoadedConfig {
 
   let text: string
   try {
-    // A BOM is legal in a UTF-8 file written by Windows editors; TOML parsers reject it.
-    text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '')
+    // TOML is UTF-8. The decoder drops a BOM (Windows editors write one; TOML parsers reject
+    // it) and refuses any other byte, which would otherwise become U+FFFD inside a host name.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(file))
   } catch (err) {
-    return failed(file, [{ message: `${file}: cannot read the config file (${(err as NodeJS.ErrnoException).code}); check that it is a readable file` }], {}, options.env)
+    const code = (err as NodeJS.ErrnoException).code
+    const message = code === 'ERR_ENCODING_INVALID_ENCODED_DATA'
+      ? `${file}: not valid UTF-8 text; save it as UTF-8 (is it a binary, or in another encoding?)`
+      : `${file}: cannot read the config file (${code}); check that it is a readable file`
+    return failed(file, [{ message }], {}, options.env)
   }
 
   let raw: Table
@@ -85,14 +91,15 @@ export function loadConfig (options: LoadOptions): LoadedConfig {
     }], {}, options.env)
   }
 
-  const problems = unknownKeys(raw, file, text)
+  const lines = lineIndex(text)
+  const problems = unknownKeys(raw, file, lines)
   const data = withEnvOverrides(raw, options.env)
   try {
     const config = validate(data)
     if (problems.length === 0) return { ok: true, file, config, secrets: secretValues(raw, options.env) }
   } catch (err) {
     const errors = (err as { errors?: ErrorObject[] }).errors ?? []
-    problems.push(...errors.map(error => schemaProblem(error, data, file, text, options.env)))
+    problems.push(...errors.map(error => schemaProblem(error, data, file, lines, options.env)))
   }
   return failed(file, problems, raw, options.env)
 }
@@ -117,19 +124,19 @@ function validate (data: Table): Config {
   })
 }
 
-function unknownKeys (raw: Table, file: string, text: string): ConfigProblem[] {
+function unknownKeys (raw: Table, file: string, lines: Map<string, number>): ConfigProblem[] {
   const problems: ConfigProblem[] = []
   for (const [section, value] of Object.entries(raw)) {
     const known = sections[section]
     if (!known) {
-      problems.push({ message: `${where(file, text, section)}unknown section [${section}]${suggest(section, Object.keys(sections))}; known sections: ${Object.keys(sections).join(', ')}` })
+      problems.push({ message: `${where(file, lines, section)}unknown section [${name(section)}]${suggest(section, Object.keys(sections))}; known sections: ${Object.keys(sections).join(', ')}` })
       continue
     }
     if (!isTable(value)) continue // the schema reports the wrong type
     const keys = Object.keys(known.properties as Table)
     for (const key of Object.keys(value)) {
       if (!keys.includes(key)) {
-        problems.push({ message: `${where(file, text, section, key)}unknown key ${section}.${key}${suggest(key, keys)}; [${section}] takes ${keys.join(', ')}` })
+        problems.push({ message: `${where(file, lines, section, key)}unknown key ${section}.${name(key)}${suggest(key, keys)}; [${section}] takes ${keys.join(', ')}` })
       }
     }
   }
@@ -157,6 +164,8 @@ function withEnvOverrides (raw: Table, env: NodeJS.ProcessEnv): Table {
     for (const [key, keySchema] of Object.entries(schema.properties as Record<string, { type?: string }>)) {
       const value = env[envName(section, key)]
       if (value === undefined) continue
+      // A section of the wrong type stays as it is, for the schema to report.
+      if (data[section] !== undefined && !isTable(data[section])) continue
       const table = isTable(data[section]) ? { ...data[section] } : {}
       table[key] = fromEnvText(value, keySchema.type)
       data[section] = table
@@ -165,7 +174,7 @@ function withEnvOverrides (raw: Table, env: NodeJS.ProcessEnv): Table {
   return data
 }
 
-function schemaProblem (error: ErrorObject, data: Table, file: string, text: string, env: NodeJS.ProcessEnv): ConfigProblem {
+function schemaProblem (error: ErrorObject, data: Table, file: string, lines: Map<string, number>, env: NodeJS.ProcessEnv): ConfigProblem {
   const path = error.instancePath.split('/').filter(Boolean)
   if (error.keyword === 'required') {
     const missing = String(error.params.missingProperty)
@@ -173,16 +182,17 @@ function schemaProblem (error: ErrorObject, data: Table, file: string, text: str
     const description = sectionKeyDescription(section, missing)
     return {
       message: section
-        ? `${where(file, text, section)}missing key ${section}.${missing} (${description}); add it under [${section}] or set ${envName(section, missing)}`
+        ? `${where(file, lines, section)}missing key ${section}.${missing} (${description}); add it under [${section}] or set ${envName(section, missing)}`
         : `${file}: missing section [${missing}]`
     }
   }
   const [section, key] = path
   const dotted = path.join('.')
   const fromEnv = key !== undefined && env[envName(section, key)] !== undefined
-  const origin = fromEnv ? `${envName(section, key)}: ` : where(file, text, section, key)
+  const origin = fromEnv ? `${envName(section, key)}: ` : where(file, lines, section, key)
   const value = path.reduce<unknown>((node, part) => (node as Table | undefined)?.[part], data)
-  const shown = secretKeys.includes(dotted) ? '' : ` (got ${JSON.stringify(value)})`
+  // A whole section is described, never shown: it may hold a password.
+  const shown = secretKeys.includes(dotted) ? '' : ` (got ${key === undefined ? kind(value) : render(value)})`
   const expected = key === undefined
     ? 'must be a table: write it as a [' + section + '] header followed by key = value lines'
     : expectation(error, sectionKeyDescription(section, key))
@@ -194,7 +204,8 @@ function expectation (error: ErrorObject, description: string): string {
     case 'type': return `must be ${error.params.type === 'integer' ? 'a whole number' : `a ${error.params.type}`}: ${description}`
     case 'minimum':
     case 'maximum': return `is out of range: ${description}`
-    case 'minLength': return `must not be empty: ${description}`
+    case 'minLength': return Number(error.params.limit) > 1 ? `is too short: ${description}` : `must not be empty: ${description}`
+    case 'maxLength': return `is too long: ${description}`
     case 'enum': return `must be one of ${(error.params.allowedValues as string[]).join(', ')}`
     default: return `${error.message}: ${description}`
   }
@@ -205,31 +216,60 @@ function sectionKeyDescription (section: string, key: string): string {
   return keySchema?.description ?? key
 }
 
-// "file:line: " for a key (or a section header) when it can be found in the text, else "file: ".
-function where (file: string, text: string, section: string, key?: string): string {
-  const lines = text.split(/\r?\n/)
+// The first line of each key ("server.port") and section header ("[server]"), found in one
+// pass: a file with thousands of problems must not be searched once per problem.
+function lineIndex (text: string): Map<string, number> {
+  const index = new Map<string, number>()
   let current = ''
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim()
+  text.split(/\r?\n/).forEach((source, i) => {
+    const line = source.trim()
     const header = /^\[\s*([^\]\s]+)\s*\]/.exec(line)
-    if (header) {
-      current = header[1]
-      if (key === undefined && current === section) return `${file}:${i + 1}: `
-      continue
-    }
-    const assigned = /^["']?([\w.-]+)["']?\s*=/.exec(line)?.[1]
-    if (!assigned) continue
-    const full = current ? `${current}.${assigned}` : assigned
-    if (full === (key === undefined ? section : `${section}.${key}`)) return `${file}:${i + 1}: `
-  }
-  return `${file}: `
+    if (header) current = header[1]
+    const assigned = header ? undefined : /^["']?([\w.-]+)["']?\s*=/.exec(line)?.[1]
+    const full = header ? `[${current}]` : assigned && (current ? `${current}.${assigned}` : assigned)
+    if (full && !index.has(full)) index.set(full, i + 1)
+  })
+  return index
 }
 
+// "file:line: " for a key (or a section) whose line is known, else "file: ".
+function where (file: string, lines: Map<string, number>, section: string, key?: string): string {
+  const line = key === undefined ? lines.get(`[${section}]`) ?? lines.get(section) : lines.get(`${section}.${key}`)
+  return line ? `${file}:${line}: ` : `${file}: `
+}
+
+// A window of the line around the column (a line can be megabytes long), printable.
 function excerpt (text: string, line: number, column: number): string {
   const source = text.split(/\r?\n/)[line - 1] ?? ''
   // Never echo a secret, even a mistyped one.
   const shown = SECRET_LINE.test(source) ? source.replace(/=.*/, '= [redacted]') : source
-  return `${String(line).padStart(4)} | ${shown}\n     | ${' '.repeat(Math.max(0, column - 1))}^`
+  const start = Math.max(0, column - 61)
+  const before = start > 0 ? '…' : ''
+  const after = start + 120 < shown.length ? '…' : ''
+  return `${String(line).padStart(4)} | ${before}${printable(shown.slice(start, start + 120))}${after}\n     | ${' '.repeat(before.length + Math.max(0, column - 1 - start))}^`
+}
+
+// A value as a message shows it: in TOML's words where JSON has none, printable, short.
+function render (value: unknown): string {
+  if (value instanceof Date) return `the date ${JSON.stringify(value)}, which needs quotes to be a string`
+  if (typeof value === 'number' && !Number.isFinite(value)) return Number.isNaN(value) ? 'nan' : value > 0 ? 'inf' : '-inf'
+  return name(JSON.stringify(value))
+}
+
+function kind (value: unknown): string {
+  return Array.isArray(value) ? 'an array' : value instanceof Date ? 'a date' : `a ${typeof value}`
+}
+
+// A key, section or value from the file: control characters as their Unicode pictures (a
+// terminal would act on an ESC), one for one so a caret below keeps its column; at most 80.
+function name (text: string): string {
+  const shown = printable(text)
+  return shown.length > 80 ? `${shown.slice(0, 80)}… (${shown.length} characters)` : shown
+}
+
+function printable (text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, c => String.fromCharCode(c === '\u007f' ? 0x2421 : 0x2400 + c.charCodeAt(0)))
 }
 
 function isTable (value: unknown): value is Table {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { BackendName, CheckResult, Status } from '../lib/check.ts'
 import { version } from '../lib/version.ts'
-import { wantsJson } from './negotiate.ts'
+import { formatQuery, wantsJson } from './negotiate.ts'
 
 export const backendNames: BackendName[] = ['database', 'redis', 's3', 'dynamodb']
 
@@ -14,7 +14,7 @@ export default async function checkRoutes (fastify: FastifyInstance) {
   const cacheSeconds = Math.max(1, Math.round((fastify.config.values?.checks.cache_ms ?? 1000) / 1000))
 
   for (const name of backendNames) {
-    fastify.get(`/${name}`, async (request, reply) => {
+    fastify.get(`/${name}`, { schema: { querystring: formatQuery } }, async (request, reply) => {
       const result = await fastify.backends.get(name)!.check()
       reply.code(result.status === 'fail' ? 503 : 200)
       if (wantsJson(request)) return request.isAdmin ? result : { backend: result.backend, status: result.status }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { version } from '../lib/version.ts'
-import { wantsJson } from './negotiate.ts'
+import { formatQuery, wantsJson } from './negotiate.ts'
 
 // The load balancer's probe. It depends on no backend, on purpose: a shared database outage
 // must not make an Auto Scaling group replace every instance. It fails only when this
@@ -11,7 +11,8 @@ export default async function healthRoutes (fastify: FastifyInstance) {
   fastify.get('/health', {
     // Probes arrive every few seconds; they must not flood output.log: only warnings and
     // errors of this route are logged.
-    logLevel: 'warn'
+    logLevel: 'warn',
+    schema: { querystring: formatQuery }
   }, async (request, reply) => {
     const reason = fastify.draining
       ? 'shutting down'

@@ -1,5 +1,8 @@
 import type { FastifyRequest } from 'fastify'
 
+// ?format where an endpoint speaks both: any other value is a 400 that names the choices.
+export const formatQuery = { type: 'object', properties: { format: { type: 'string', enum: ['text', 'json'] } } } as const
+
 // JSON when asked for with ?format=json or an Accept header naming a JSON type.
 export function wantsJson (request: FastifyRequest, jsonType = 'application/json'): boolean {
   const format = (request.query as { format?: string } | undefined)?.format

@@ -33,9 +33,6 @@ interface Case {
   withinMs?: number
   // Known defects, reported and awaiting a fix: of the case itself, of its printed
   // problems containing raw control characters, of their size.
-  todo?: string
-  todoPrintable?: string
-  todoSize?: string
 }
 
 const cases: Case[] = [
@@ -48,14 +45,14 @@ const cases: Case[] = [
   { name: 'unknown escape sequence', content: '[server]\nhost = "a\\qb"\n', message: /:2:\d+: TOML syntax error: unrecognised escape sequence/ },
   { name: 'integer beyond 64 bits', content: '[server]\nport = 99999999999999999999999\n', message: /:2:\d+: TOML syntax error/ },
   { name: 'homoglyph in a section name', content: '[s\u0435rver]\nport = 8080\n', message: /:1:\d+: TOML syntax error: illegal character in key/ },
-  { name: 'lone CR line ends', content: '[server]\rport = 8080\r', message: /:1:\d+: TOML syntax error/, todoPrintable: 'the excerpt echoes the raw CR' },
+  { name: 'lone CR line ends', content: '[server]\rport = 8080\r', message: /:1:\d+: TOML syntax error/ },
 
   // A wrong type names the key, its line and what it expects.
   { name: 'port as a string', content: "[server]\nport = '8080'\n", message: /:2: server\.port must be a whole number: TCP port, 1-65535 \(got "8080"\)/, cli: true },
   { name: 'port as a float', content: database.replace("'u'\n", "'u'\nport = 3306.5\n"), message: /:4: database\.port must be a whole number: .*\(got 3306\.5\)/ },
   { name: 'port as a boolean', content: "[redis]\nhost = 'h'\nport = true\n", message: /:3: redis\.port must be a whole number: .*\(got true\)/ },
   { name: 'port as an array', content: '[server]\nport = [8080]\n', message: /:2: server\.port must be a whole number: .*\(got \[8080\]\)/ },
-  { name: 'port as inf', content: '[server]\nport = inf\n', message: /:2: server\.port must be a whole number: .*\(got inf\)/, todo: 'an infinite float is shown as (got null)' },
+  { name: 'port as inf', content: '[server]\nport = inf\n', message: /:2: server\.port must be a whole number: .*\(got inf\)/ },
   { name: 'host as a number', content: '[server]\nhost = 127\n', message: /:2: server\.host must be a string/ },
   { name: 'database tls as a boolean', content: database + 'tls = true\n', message: /:5: database\.tls must be one of auto, required, off/ },
   { name: 'redis tls as a string', content: "[redis]\nhost = 'h'\ntls = 'yes'\n", message: /:3: redis\.tls must be a boolean/ },
@@ -65,7 +62,7 @@ const cases: Case[] = [
   { name: 'unknown log level', content: "[log]\nlevel = 'verbose'\n", message: /:2: log\.level must be one of trace, debug, info, warn, error, fatal \(got "verbose"\)/ },
   { name: 'region as a number', content: '[aws]\nregion = 1\n', message: /:2: aws\.region must be a string/ },
   { name: 'password as a number', content: database + 'password = 12345678\n', message: /:5: database\.password must be a string: database password$/m },
-  { name: 'a date where a string belongs', content: '[database]\nhost = 1979-05-27T07:32:00Z\nuser = \'u\'\ndbname = \'d\'\n', message: /:2: database\.host must be a string: .*date/, todo: 'a TOML date is shown as a quoted string, (got "1979-05-27T07:32:00.000Z"), as if it were one' },
+  { name: 'a date where a string belongs', content: '[database]\nhost = 1979-05-27T07:32:00Z\nuser = \'u\'\ndbname = \'d\'\n', message: /:2: database\.host must be a string: .*date/ },
   { name: 'a time where a number belongs', content: '[checks]\ntimeout_ms = 07:32:00\n', message: /:2: checks\.timeout_ms must be a whole number/ },
 
   // Out of range names the range.
@@ -79,14 +76,14 @@ const cases: Case[] = [
   { name: 'max_size_mb above 1024', content: '[log]\nmax_size_mb = 1025\n', message: /:2: log\.max_size_mb is out of range/ },
   { name: 'zero rotated log files', content: '[log]\nfiles = 0\n', message: /:2: log\.files is out of range: .*1-100/ },
   { name: 'drain_ms above 120000', content: '[server]\ndrain_ms = 120001\n', message: /:2: server\.drain_ms is out of range/ },
-  { name: 'admin_token too short', content: "[server]\nadmin_token = 'short-token'\n", message: /:2: server\.admin_token is too short: at least 16 characters/, cli: true, todo: 'a minLength of 16 is reported as "must not be empty"' },
+  { name: 'admin_token too short', content: "[server]\nadmin_token = 'short-token'\n", message: /:2: server\.admin_token is too short: at least 16 characters/, cli: true },
 
   // Misspelt keys and sections get the closest known name.
   { name: 'misspelt key', content: "[database]\nhots = 'h'\nhost = 'h'\nuser = 'u'\ndbname = 'd'\n", message: /:2: unknown key database\.hots — did you mean host\?/, cli: true },
   { name: 'misspelt section', content: "[databse]\nhost = 'h'\n", message: /:1: unknown section \[databse\] — did you mean database\?/ },
   { name: 'key outside any section', content: 'port = 8080\n', message: /:1: .*\bport\b/ },
   { name: 'unknown subtable', content: '[server.tls]\nenabled = true\n', message: /unknown key server\.tls/ },
-  { name: 'quoted key holding an escape sequence', content: '[server]\n"\\u001b[31mport" = 1\n', message: /unknown key server\./, todoPrintable: 'the key is echoed with its raw ESC, which a terminal obeys' },
+  { name: 'quoted key holding an escape sequence', content: '[server]\n"\\u001b[31mport" = 1\n', message: /unknown key server\./ },
 
   // Structure: what TOML allows is accepted, what the schema cannot take is named.
   { name: 'empty file', content: '', valid: true },
@@ -103,23 +100,23 @@ const cases: Case[] = [
   { name: 'subtable where a value belongs', content: '[server.port]\nvalue = 8080\n', message: /server\.port must be a whole number/ },
   { name: 'value where a table belongs', content: "database = 'mysql://u:p@h/d'\n", message: /:1: database must be a table/ },
   { name: 'inline table missing keys', content: "database = { host = 'h' }\n", message: /missing key database\.user .*\n.*missing key database\.dbname/ },
-  { name: 'NUL byte in a string', content: Buffer.from("[server]\nhost = '127\u00000.0.1'\n"), message: /:2:\d+: TOML syntax error/, todoPrintable: 'the excerpt echoes the raw NUL' },
-  { name: 'NUL byte in a key', content: Buffer.from("[server]\nho\u0000st = 'x'\n"), message: /:2:\d+: TOML syntax error/, todoPrintable: 'the excerpt echoes the raw NUL' },
+  { name: 'NUL byte in a string', content: Buffer.from("[server]\nhost = '127\u00000.0.1'\n"), message: /:2:\d+: TOML syntax error/ },
+  { name: 'NUL byte in a key', content: Buffer.from("[server]\nho\u0000st = 'x'\n"), message: /:2:\d+: TOML syntax error/ },
   { name: 'tables nested 2000 deep', content: `[${Array.from({ length: 2000 }, (_, i) => `k${i}`).join('.')}]\n`, message: /unknown section \[k0\]/ },
-  { name: 'arrays nested 100000 deep', content: `x = ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`, message: /:1:\d+: TOML syntax error: document contains excessively nested structures/, todoSize: 'the excerpt echoes the whole 200 KB line' },
-  { name: 'inline tables nested 20000 deep', content: `x = ${'{a='.repeat(20_000)}1${'}'.repeat(20_000)}\n`, message: /:1:\d+: TOML syntax error: document contains excessively nested structures/, todoSize: 'the excerpt echoes the whole 80 KB line' },
+  { name: 'arrays nested 100000 deep', content: `x = ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`, message: /:1:\d+: TOML syntax error: document contains excessively nested structures/ },
+  { name: 'inline tables nested 20000 deep', content: `x = ${'{a='.repeat(20_000)}1${'}'.repeat(20_000)}\n`, message: /:1:\d+: TOML syntax error: document contains excessively nested structures/ },
 
   // Bytes that are not TOML text at all.
-  { name: 'invalid UTF-8', content: Buffer.concat([Buffer.from("[server]\nhost = '"), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from("'\n")]), message: /not valid UTF-8/, cli: true, todo: 'read as UTF-8 with U+FFFD replacements, so the mangled host is accepted' },
-  { name: 'binary garbage', content: Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)), message: /TOML syntax error|not valid UTF-8/, cli: true, todoPrintable: 'the excerpt echoes raw bytes, escape sequences included' },
+  { name: 'invalid UTF-8', content: Buffer.concat([Buffer.from("[server]\nhost = '"), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from("'\n")]), message: /not valid UTF-8/, cli: true },
+  { name: 'binary garbage', content: Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)), message: /TOML syntax error|not valid UTF-8/, cli: true },
 
   // Sizes far beyond any real config.
-  { name: '1 MB host', content: `[server]\nhost = '${'a'.repeat(MB)}'\n`, message: /:2: server\.host is too long/, todo: 'no maxLength: a host no resolver accepts (DNS names stop at 253) is valid' },
-  { name: '1 MB string where a number belongs', content: `[server]\nport = '${'9'.repeat(MB)}'\n`, message: /:2: server\.port must be a whole number/, todoSize: 'the whole value is echoed in (got …)' },
-  { name: '1 MB key', content: `[server]\n${'k'.repeat(MB)} = 1\n`, message: /:2: unknown key server\.k/, todoSize: 'the whole key is echoed' },
+  { name: '1 MB host', content: `[server]\nhost = '${'a'.repeat(MB)}'\n`, message: /:2: server\.host is too long/ },
+  { name: '1 MB string where a number belongs', content: `[server]\nport = '${'9'.repeat(MB)}'\n`, message: /:2: server\.port must be a whole number/ },
+  { name: '1 MB key', content: `[server]\n${'k'.repeat(MB)} = 1\n`, message: /:2: unknown key server\.k/ },
   { name: '5 MB of comments around a valid config', content: '[server]\nport = 8086\n' + `# ${'c'.repeat(1022)}\n`.repeat(5 * 1024), valid: true, port: 8086, cli: true },
-  { name: '5 MB line', content: `[server]\nhost = "${'h'.repeat(5 * MB)}\n`, message: /:2:\d+: TOML syntax error/, todoSize: 'the excerpt echoes the whole 5 MB line' },
-  { name: '3000 unknown keys', content: '[server]\n' + Array.from({ length: 3000 }, (_, i) => `x${i} = 1\n`).join(''), message: /:3001: unknown key server\.x2999/, withinMs: 250, todo: 'each problem splits the whole text again to find its line: quadratic, hours for a 5 MB file' },
+  { name: '5 MB line', content: `[server]\nhost = "${'h'.repeat(5 * MB)}\n`, message: /:2:\d+: TOML syntax error/ },
+  { name: '3000 unknown keys', content: '[server]\n' + Array.from({ length: 3000 }, (_, i) => `x${i} = 1\n`).join(''), message: /:3001: unknown key server\.x2999/, withinMs: 250 },
 
   // Paths that are not a readable regular file.
   { name: 'unreadable file (chmod 000)', make: async file => { await writeFile(file, '[server]\nport = 8087\n'); await chmod(file, 0) }, valid: asRoot, port: 8087, message: /cannot read the config file \(EACCES\)/, cli: true },
@@ -158,7 +155,7 @@ const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/
 const noStack = (text: string) => assert.doesNotMatch(text, /\n\s+at /, 'no stack trace')
 
 for (const c of cases) {
-  test(`loadConfig: ${c.name}`, { todo: c.todo }, () => {
+  test(`loadConfig: ${c.name}`, () => {
     const { loaded, ms } = load(c)
     if (c.withinMs) assert.ok(ms < c.withinMs, `took ${Math.round(ms)} ms`)
     if (c.valid) {
@@ -174,7 +171,7 @@ for (const c of cases) {
 
 test('problems carry no raw control characters from the file', async t => {
   for (const c of cases) {
-    await t.test(c.name, { todo: c.todoPrintable }, () => {
+    await t.test(c.name, () => {
       for (const text of printed(load(c).loaded)) assert.doesNotMatch(text, CONTROL, JSON.stringify(text.slice(0, 200)))
     })
   }
@@ -182,14 +179,14 @@ test('problems carry no raw control characters from the file', async t => {
 
 test('each problem stays readable: at most 2 KB however big the input', async t => {
   for (const c of cases) {
-    await t.test(c.name, { todo: c.todoSize }, () => {
+    await t.test(c.name, () => {
       for (const text of printed(load(c).loaded)) assert.ok(text.length <= 2048, `${text.length} characters: ${text.slice(0, 200)}`)
     })
   }
 })
 
 test('validate --config FILE: exit 0 or 2, the same problems on stderr, no stack trace', { concurrency: availableParallelism() }, async t => {
-  await Promise.all(cases.filter(c => c.cli).map(c => t.test(c.name, { todo: c.todo }, async () => {
+  await Promise.all(cases.filter(c => c.cli).map(c => t.test(c.name, async () => {
     const file = fileOf(c)
     const { code, stdout, stderr } = await runCli(['validate', '--config', file], { cwd: dir })
     assert.ok(code === 0 || code === 2, `exit code ${code} (null: killed by a signal)\n${stderr.slice(0, 2000)}`)

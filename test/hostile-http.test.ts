@@ -70,23 +70,21 @@ test('the endpoints probed here are the ones the app lists', async t => {
 
 test('bad query parameters are 400s that name the parameter', async t => {
   const app = await buildApp(t, config())
-  const cases: Array<[url: string, message: RegExp, todo?: string]> = [
+  const cases: Array<[url: string, message: RegExp]> = [
     ...['-1', '0', '10001', '1e99', '1.5', 'NaN', '', 'ten', '%E2%91%A0', '%D9%A1', '%zz', '9'.repeat(300)]
       .map(value => [`/logs?lines=${value}`, /query parameter lines/] as [string, RegExp]),
     ['/logs?lines=1&lines=2', /query parameter lines/],
     // 400 digits are Infinity to Number(), as 1e309 is.
-    ...['Infinity', '-Infinity', '1e309', '9'.repeat(400)].map(value => [`/logs?lines=${value}`, /query parameter lines/,
-      'Ajv turns "Infinity" into a number and skips minimum/maximum for non-finite ones: the 10000 cap is bypassed'] as [string, RegExp, string]),
+    ...['Infinity', '-Infinity', '1e309', '9'.repeat(400)].map(value => [`/logs?lines=${value}`, /query parameter lines/] as [string, RegExp]),
     ...['', 'WARN', 'loud', '%00', 'warn%00'].map(value => [`/logs?level=${value}`, /query parameter level must be one of trace, debug, info, warn, error, fatal/] as [string, RegExp]),
     ['/logs?level=warn&level=error', /query parameter level/],
     ...['', 'xml', 'JSON', '%F0%9F%92%A9'].map(value => [`/logs?format=${value}`, /query parameter format must be one of text, json/] as [string, RegExp]),
     ['/logs?format=json&format=text', /query parameter format/],
     // The README: "bad query parameters 400 naming the parameter and the allowed values".
-    ...reads.filter(endpoint => endpoint.format && endpoint.path !== '/logs').map(endpoint => [`${endpoint.path}?format=xml`, /query parameter format must be one of/,
-      'only /logs validates ?format; elsewhere an unknown format silently falls back to text'] as [string, RegExp, string])
+    ...reads.filter(endpoint => endpoint.format && endpoint.path !== '/logs').map(endpoint => [`${endpoint.path}?format=xml`, /query parameter format must be one of/] as [string, RegExp])
   ]
-  for (const [url, message, todo] of cases) {
-    await t.test(url.slice(0, 80), { todo }, async () => { await send(app, url, 400, message) })
+  for (const [url, message] of cases) {
+    await t.test(url.slice(0, 80), async () => { await send(app, url, 400, message) })
   }
 })
 
@@ -101,13 +99,10 @@ test('query parameters an endpoint does not take are ignored', async t => {
 
 test('the demo switch refuses bad seconds with a 400', async t => {
   const app = await buildApp(t, config())
-  const values: Array<[value: string, todo?: string]> = [
-    ['0'], ['-1'], ['601'], ['1e99'], ['1.5'], ['abc'], [''], ['1&seconds=2'],
-    ...['Infinity', '1e309'].map(value => [value, 'Ajv lets Infinity through; burnCpu logs new Date(Infinity).toISOString(), a RangeError: 500, and GET /demo answers 500 until the timer fires'] as [string, string]),
-    ['-Infinity', 'Ajv lets -Infinity through: 200, and a worker per core starts']
-  ]
-  for (const [value, todo] of values) {
-    await t.test(value, { todo }, async () => {
+  // Infinity and 1e309 are numbers to Ajv, which then skips minimum and maximum.
+  const values = ['0', '-1', '601', '1e99', '1.5', 'abc', '', '1&seconds=2', 'Infinity', '1e309', '-Infinity']
+  for (const value of values) {
+    await t.test(value, async () => {
       try {
         await send(app, { method: 'POST', url: `/demo/cpu?seconds=${value}` }, 400, /query parameter seconds/)
       } finally {
