@@ -7,8 +7,8 @@ import type { Config } from '../lib/config.ts'
 interface Connection {
   // Talks to the configured endpoint itself: INFO and CLUSTER INFO.
   node: RedisClientType
-  // In cluster mode, the client that routes keys to their shard.
-  cluster?: RedisClusterType
+  // In cluster mode, the client that routes keys to their shard, connected on first use.
+  cluster?: () => Promise<RedisClusterType>
   version: string
 }
 
@@ -54,13 +54,20 @@ export function createRedis (config: Config, deps: BackendDeps) {
     const info = parseInfo(await node.info())
     const version = info.redis_version ?? 'unknown'
     if (info.cluster_enabled !== '1') return { node, version }
-
-    ctx.stage('cluster')
-    const cluster = createCluster({ rootNodes: [{ socket }], defaults: { socket, ...auth } }) as RedisClusterType
-    cluster.on('error', dropOnError)
-    clients.push(cluster)
-    await cluster.connect()
-    return { node, cluster, version }
+    // Connected on the first check that finds the cluster healthy: the cluster client cannot
+    // connect while a master is gone, and then CLUSTER INFO on the node says it better.
+    let cluster: Promise<RedisClusterType> | undefined
+    const connectCluster = () => {
+      cluster ??= (async () => {
+        const client = createCluster({ rootNodes: [{ socket }], defaults: { socket, ...auth } }) as RedisClusterType
+        client.on('error', dropOnError)
+        clients.push(client)
+        await client.connect()
+        return client
+      })()
+      return cluster
+    }
+    return { node, version, cluster: connectCluster }
   }
 
   function reset () {
@@ -82,18 +89,20 @@ export function createRedis (config: Config, deps: BackendDeps) {
     isStale: err => /Disconnects client|client is closed|Socket closed unexpectedly|ECONNRESET|EPIPE/i.test(String((err as Error)?.message))
   }, async ctx => {
     connection ??= connect(ctx)
-    const { node, cluster, version } = await connection
+    const { node, version, cluster: connectCluster } = await connection
     ctx.detail('version', version)
-    ctx.detail('mode', cluster ? 'cluster' : 'standalone')
+    ctx.detail('mode', connectCluster ? 'cluster' : 'standalone')
 
-    if (cluster) {
+    let cluster: RedisClusterType | undefined
+    if (connectCluster) {
       ctx.stage('cluster')
       const state = parseInfo(String(await node.sendCommand(['CLUSTER', 'INFO'])))
       ctx.detail('cluster_state', state.cluster_state)
-      ctx.detail('masters', cluster.masters.length)
       if (state.cluster_state !== 'ok') {
         throw new CheckFailure('cluster', `the cluster answers but its state is ${state.cluster_state} (${state.cluster_slots_ok ?? '?'} of 16384 slots served)`, 'cluster')
       }
+      cluster = await connectCluster()
+      ctx.detail('masters', cluster.masters.length)
     }
 
     ctx.stage('request')
@@ -132,6 +141,9 @@ function classify (err: unknown, stage: Stage): CheckFailure | undefined {
     return new CheckFailure('auth', message.split('\n')[0], 'auth')
   }
   if (/^CLUSTERDOWN/.test(message)) return new CheckFailure('cluster', message, 'cluster')
+  if (/root nodes are unavailable/i.test(message)) {
+    return new CheckFailure('cluster', `the cluster client could not reach every master the cluster announces (${message})`, 'cluster')
+  }
   if (/wrong version number|packet length too long|EPROTO/i.test(message) && stage === 'connect') {
     return new CheckFailure('tls', `TLS handshake failed: ${message}`, 'tls_expected')
   }

@@ -1,6 +1,6 @@
 import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildApp, cleanEnv, freePort, startCli, workDir } from './helper.ts'
+import { buildApp, cleanEnv, eventually, freePort, startCli, workDir } from './helper.ts'
 import { useDnsServers } from '../lib/lookup.ts'
 import {
   closedPort, startNxdomainDns, startDynamo, startMariadb, startRedis, startRedisCluster, startS3, startSilentServer,
@@ -148,6 +148,28 @@ test('redis: a Redis Cluster is detected and checked through the cluster client'
 test('redis: a standalone server is checked as standalone', async t => {
   const { res } = await get(t, { redis: { host: redis.host, port: redis.port } }, '/redis?format=json')
   assert.equal(res.json().details.mode, 'standalone')
+})
+
+test('redis: a read-only replica passes with a warning', async t => {
+  const replica = await startRedis({ replicaOf: redis })
+  t.after(() => replica.stop())
+  const { res } = await get(t, { redis: { host: replica.host, port: replica.port } }, '/redis')
+  assert.equal(res.statusCode, 200)
+  assert.match(res.body, /^OK\nwarning: 127\.0\.0\.1 is a read-only replica: reads work, writes are refused/)
+})
+
+test('redis: a cluster that answers but has lost a master fails at cluster', async t => {
+  const broken = await startRedisCluster()
+  t.after(() => broken.stop())
+  process.kill(broken.nodes[2].pid!, 'SIGKILL')
+  // The survivors mark the cluster failed after the node timeout (2 s in the harness).
+  const { fastify } = await buildApp(t, toml({ redis: { host: broken.host, port: broken.port } }))
+  const res = await eventually(async () => {
+    const res = await fastify.inject('/redis')
+    return /^FAIL \(cluster\): the cluster answers but its state is fail/.test(res.body) && res
+  }, { timeoutMs: 10_000, intervalMs: 250 })
+  assert.equal(res.statusCode, 503)
+  assert.match(res.body, /hint: the cluster is not serving all hash slots/)
 })
 
 test('redis: a missing or wrong password fails at auth', async t => {

@@ -54,10 +54,14 @@ async function launch (server: ServerProcess, port: number, password?: string): 
   }, { timeoutMs: START_TIMEOUT_MS, proc: server })
 }
 
-export async function startRedis ({ password, port: wanted }: { password?: string, port?: number } = {}): Promise<RedisHandle> {
+// `replicaOf`: a read-only replica of that server, as an ElastiCache replica node is.
+export async function startRedis ({ password, port: wanted, replicaOf }: { password?: string, port?: number, replicaOf?: { host: string, port: number } } = {}): Promise<RedisHandle> {
   const dir = await makeTempDir('redis')
   const port = wanted ?? await freePort()
-  const server = newRedisServer(dir, port, password === undefined ? [] : ['--requirepass', password])
+  const server = newRedisServer(dir, port, [
+    ...(password === undefined ? [] : ['--requirepass', password]),
+    ...(replicaOf ? ['--replicaof', replicaOf.host, String(replicaOf.port)] : [])
+  ])
   try {
     await launch(server, port, password)
   } catch (err) {
