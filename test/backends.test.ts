@@ -114,6 +114,13 @@ test('database: an unknown database fails at database', async t => {
   await assertFails(t, { database: { ...databaseSection(), dbname: 'nope' } }, '/database', 'database', /nope/, /CREATE DATABASE nope/)
 })
 
+test('database: tls = "required" against a server without TLS fails at tls', async t => {
+  const { fastify } = await buildApp(t, toml({ database: databaseSection() }).replace('dbname = ', 'tls = "required"\ndbname = '))
+  const res = await fastify.inject('/database')
+  assert.equal(res.statusCode, 503)
+  assert.match(res.body, /^FAIL \(tls\): .*ssl not enabled in the server\nhint: the server does not offer TLS: set \[database\] tls = "off"/)
+})
+
 test('database: a refused port fails at connect', async t => {
   await assertFails(t, { database: { ...databaseSection(), port: closed.port } }, '/database', 'connect', /refused.*ECONNREFUSED/, /nothing listens/)
 })
