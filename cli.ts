@@ -88,13 +88,8 @@ function usageError (message: string): 2 {
   return 2
 }
 
-// DNS lookups run on libuv's thread pool (4 threads by default) and cannot be cancelled: a DNS
-// server that never answers would hold them for the resolver's whole timeout, and the log file
-// and /logs, which use the same pool, would wait behind them. Set before anything uses the pool.
-process.env.UV_THREADPOOL_SIZE ??= '64'
-
 main(process.argv.slice(2)).then(code => {
-  // A command that is done leaves now, not when a DNS lookup it gave up on finally returns.
+  // A command that is done leaves now, not when some request it gave up on finally ends.
   if (code !== undefined) process.exit(code)
 }, err => {
   process.stderr.write(`suaicloudapp: ${err instanceof StartError ? err.message : `unexpected error: ${(err as Error).message}`}\n`)
