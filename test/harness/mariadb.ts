@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { createConnection } from 'mariadb'
 import { LOOPBACK, freePort } from './ports.ts'
 import { ServerProcess, findExecutable, makeTempDir, removeTempDir, runTool, waitUntil } from './process.ts'
+import type { TlsFiles } from './tls.ts'
 
 export interface MariadbHandle {
   host: string
@@ -28,7 +29,8 @@ const START_TIMEOUT_MS = 30_000
 // containers often hit the io_setup() limit (aio-max-nr) once a few servers run.
 const INNODB_FLAGS = ['--innodb-log-file-size=4M', '--innodb-buffer-pool-size=16M', '--innodb-use-native-aio=0']
 
-export async function startMariadb ({ port: wanted }: { port?: number } = {}): Promise<MariadbHandle> {
+// `tls`: the server offers TLS with that certificate (and still takes plain clients), as RDS does.
+export async function startMariadb ({ port: wanted, tls }: { port?: number, tls?: TlsFiles } = {}): Promise<MariadbHandle> {
   const dir = await makeTempDir('mariadb')
   const datadir = join(dir, 'data')
   const socketPath = join(dir, 'mariadbd.sock')
@@ -49,6 +51,7 @@ export async function startMariadb ({ port: wanted }: { port?: number } = {}): P
       '--skip-log-bin',
       '--skip-name-resolve',
       ...INNODB_FLAGS,
+      ...(tls ? [`--ssl-ca=${tls.caFile}`, `--ssl-cert=${tls.certFile}`, `--ssl-key=${tls.keyFile}`] : []),
       ...asUser
     ],
     logFile: join(dir, 'mariadbd.log')

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { LOOPBACK, freePort } from './ports.ts'
 import { ServerProcess, findExecutable, makeTempDir, removeTempDir, runTool, waitUntil } from './process.ts'
+import type { TlsFiles } from './tls.ts'
 
 export interface RedisHandle {
   host: string
@@ -29,10 +30,13 @@ export interface RedisClusterHandle {
 
 const START_TIMEOUT_MS = 10_000
 
+interface CliAuth { password?: string, tls?: TlsFiles }
+
 /** One redis-cli command against a node; the password goes through the environment, not argv. */
-function redisCli (port: number, args: string[], { password, timeoutMs = 5000 }: { password?: string, timeoutMs?: number } = {}): Promise<string> {
+function redisCli (port: number, args: string[], { password, tls, timeoutMs = 5000 }: CliAuth & { timeoutMs?: number } = {}): Promise<string> {
   const env = password === undefined ? {} : { REDISCLI_AUTH: password }
-  return runTool(findExecutable('redis-cli'), ['-h', LOOPBACK, '-p', String(port), ...args], { timeoutMs, env })
+  const secure = tls ? ['--tls', '--cacert', tls.caFile] : []
+  return runTool(findExecutable('redis-cli'), ['-h', LOOPBACK, '-p', String(port), ...secure, ...args], { timeoutMs, env })
 }
 
 function newRedisServer (dir: string, port: number, extraArgs: string[]): ServerProcess {
@@ -45,25 +49,29 @@ function newRedisServer (dir: string, port: number, extraArgs: string[]): Server
   })
 }
 
-async function launch (server: ServerProcess, port: number, password?: string): Promise<void> {
+async function launch (server: ServerProcess, port: number, auth: CliAuth = {}): Promise<void> {
   server.spawn()
   await waitUntil(`redis-server on ${LOOPBACK}:${port}`, async () => {
     // redis-cli exits 0 on error replies too (LOADING, NOAUTH), so look at the reply itself
-    const reply = (await redisCli(port, ['PING'], { password })).trim()
+    const reply = (await redisCli(port, ['PING'], auth)).trim()
     if (reply !== 'PONG') throw new Error(reply)
   }, { timeoutMs: START_TIMEOUT_MS, proc: server })
 }
 
 // `replicaOf`: a read-only replica of that server, as an ElastiCache replica node is.
-export async function startRedis ({ password, port: wanted, replicaOf }: { password?: string, port?: number, replicaOf?: { host: string, port: number } } = {}): Promise<RedisHandle> {
+// `tls`: TLS only on `port`, as ElastiCache with in-transit encryption (the later --port 0 wins).
+export async function startRedis ({ password, port: wanted, replicaOf, tls }: { password?: string, port?: number, replicaOf?: { host: string, port: number }, tls?: TlsFiles } = {}): Promise<RedisHandle> {
   const dir = await makeTempDir('redis')
   const port = wanted ?? await freePort()
   const server = newRedisServer(dir, port, [
     ...(password === undefined ? [] : ['--requirepass', password]),
-    ...(replicaOf ? ['--replicaof', replicaOf.host, String(replicaOf.port)] : [])
+    ...(replicaOf ? ['--replicaof', replicaOf.host, String(replicaOf.port)] : []),
+    ...(tls
+      ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', 'no']
+      : [])
   ])
   try {
-    await launch(server, port, password)
+    await launch(server, port, { password, tls })
   } catch (err) {
     await server.stop(0)
     await removeTempDir(dir)
@@ -76,7 +84,7 @@ export async function startRedis ({ password, port: wanted, replicaOf }: { passw
     kill9: () => server.stop(0),
     async restart () {
       await server.stop()
-      await launch(server, port, password)
+      await launch(server, port, { password, tls })
     },
     async stop () {
       await server.stop(0)
