@@ -147,7 +147,8 @@ async function runBounded (options: CheckOptions, body: (ctx: CheckContext) => P
 
 function timeoutFailure (backend: BackendName, stage: Stage, timeoutMs: number, section: SectionFacts): CheckFailure {
   const target = section.host ? ` ${section.host}:${section.port}` : section.endpoint ? ` at ${String(section.endpoint)}` : ''
-  const key: HintKey = stage === 'connect' || stage === 'dns' ? 'connect_timeout' : 'request_timeout'
+  // A TLS handshake nobody answers is a server that does not speak TLS: it waits for a plain command.
+  const key: HintKey = stage === 'connect' || stage === 'dns' ? 'connect_timeout' : stage === 'tls' ? 'tls_expected' : 'request_timeout'
   return new CheckFailure(stage, `no answer from ${backend}${target} within ${timeoutMs} ms (during ${stage})`, key)
 }
 

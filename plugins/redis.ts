@@ -1,3 +1,4 @@
+import { isIP, connect as netConnect } from 'node:net'
 import { hostname } from 'node:os'
 import type { RedisClientType, RedisClusterType } from 'redis'
 import { lookup } from '../lib/lookup.ts'
@@ -36,14 +37,20 @@ export function createRedis (config: Config, deps: BackendDeps) {
       // No background reconnect loop: a failed check drops the connection and the next one
       // connects afresh, so a Redis that comes back is seen at once and a dead one costs nothing.
       reconnectStrategy: false as const,
-      ...(section!.tls ? { tls: true as const, servername: section!.host } : {})
+      // SNI carries host names only: Node warns on stderr when given an IP address.
+      ...(section!.tls ? { tls: true as const, servername: isIP(section!.host) ? undefined : section!.host } : {})
     }
     const auth = { username: section!.username, password: section!.password, disableOfflineQueue: true }
     // Without an 'error' listener a socket error after connecting would crash the process.
     const dropOnError = (err: Error) => { log.debug({ err }, 'redis connection error'); reset() }
 
     ctx.stage('connect')
-    const node = createClient({ socket, ...auth }) as RedisClientType
+    // With TLS the client says 'connect' only after the handshake. Our own TCP socket shows the
+    // connection succeed first, so a handshake that never ends (a plain Redis waits for a
+    // newline that never comes) is not taken for a security group dropping packets.
+    const tcp = section!.tls ? netConnect({ host: section!.host, port: section!.port, lookup }) : undefined
+    tcp?.once('connect', () => ctx.stage('tls'))
+    const node = createClient({ socket: tcp ? { ...socket, socket: tcp } : socket, ...auth }) as RedisClientType
     node.on('error', dropOnError)
     // The socket is open; what follows (HELLO, AUTH) is Redis answering, or not. If the check
     // timed out meanwhile, close it: destroy() during the TCP connect cannot reach the socket.
@@ -144,7 +151,7 @@ function classify (err: unknown, stage: Stage): CheckFailure | undefined {
   if (/root nodes are unavailable/i.test(message)) {
     return new CheckFailure('cluster', `the cluster client could not reach every master the cluster announces (${message})`, 'cluster')
   }
-  if (/wrong version number|packet length too long|EPROTO/i.test(message) && stage === 'connect') {
+  if (/wrong version number|packet length too long|EPROTO/i.test(message) && stage === 'tls') {
     return new CheckFailure('tls', `TLS handshake failed: ${message}`, 'tls_expected')
   }
   return undefined
