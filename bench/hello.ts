@@ -1,7 +1,25 @@
-import Fastify from 'fastify'
+import { createServer } from 'node:http'
 
-// The baseline: a bare Fastify server with one route, started by the same Node binary as the
-// executable, so the difference is what suaicloudapp adds.
-const fastify = Fastify()
-fastify.get('/health', async () => 'healthy')
-await fastify.listen({ host: '127.0.0.1', port: Number(process.argv[2]) })
+// The baselines: one GET /health answering "healthy" as text, started by the same Node binary as
+// the executable (which strips the types of this file itself), so the difference is what
+// suaicloudapp adds. Each loads only its own framework, so start-up compares like with like.
+// Usage: hello.ts http|express|fastify PORT
+const [kind, port] = [process.argv[2], Number(process.argv[3])]
+const host = '127.0.0.1'
+
+if (kind === 'http') {
+  createServer((request, response) => {
+    if (request.url !== '/health') return response.writeHead(404).end()
+    response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 7 }).end('healthy')
+  }).listen(port, host)
+} else if (kind === 'express') {
+  const { default: express } = await import('express')
+  express().get('/health', (_request, response) => { response.type('text/plain').send('healthy') }).listen(port, host)
+} else if (kind === 'fastify') {
+  const { default: Fastify } = await import('fastify')
+  const fastify = Fastify()
+  fastify.get('/health', async () => 'healthy')
+  await fastify.listen({ host, port })
+} else {
+  throw new Error(`unknown baseline ${kind}; use http, express or fastify`)
+}

