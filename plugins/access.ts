@@ -22,11 +22,14 @@ export default fp(async function access (fastify) {
   const token = fastify.config.server.admin_token
   const expected = token ? digest(token) : undefined
 
-  fastify.decorateRequest('isAdmin', false)
-  fastify.addHook('onRequest', async request => {
-    const header = request.headers.authorization
-    request.isAdmin = !expected || (header?.startsWith('Bearer ') === true && timingSafeEqual(digest(header.slice(7).trim()), expected))
-  })
+  // Without a token every request is admin: no hook needs to run on every request.
+  fastify.decorateRequest('isAdmin', !expected)
+  if (expected) {
+    fastify.addHook('onRequest', async request => {
+      const header = request.headers.authorization
+      request.isAdmin = header?.startsWith('Bearer ') === true && timingSafeEqual(digest(header.slice(7).trim()), expected)
+    })
+  }
   fastify.decorate('requireAdmin', async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.isAdmin) return
     await reply.code(401).header('www-authenticate', 'Bearer realm="suaicloudapp"')
