@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import access from './plugins/access.ts'
 import configPlugin, { type ConfigPluginOptions } from './plugins/config.ts'
 import database from './plugins/database.ts'
@@ -21,28 +21,18 @@ declare module 'fastify' {
 // server.ts owns the logger, the timeouts and the port.
 export default async function app (fastify: FastifyInstance, options: AppOptions) {
   fastify.decorate('draining', false)
-  // While draining, every answer closes its connection, so no keep-alive connection is left to
-  // be cut when the listener closes.
-  fastify.addHook('onSend', async (_request, reply) => {
-    if (fastify.draining) reply.header('connection', 'close')
-  })
 
   const endpoints = new Map<string, Set<string>>()
   fastify.addHook('onRoute', route => {
     const methods = [route.method].flat().filter(method => method !== 'HEAD')
     endpoints.set(route.url, new Set([...(endpoints.get(route.url) ?? []), ...methods]))
+    // Only routes with numbers in their query pay for this check (a hook on every request would
+    // cost the /health probe too).
+    if (takesNumbers(route.schema?.querystring)) route.preHandler = [refuseInfinity, ...[route.preHandler ?? []].flat()]
   })
 
   fastify.addHook('onResponse', async (request, reply) => {
     request.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
-  })
-
-  // Ajv coerces "Infinity" and "1e999" to numbers and then skips minimum and maximum, which it
-  // applies to finite numbers only (ajv-validator/ajv#2212): without this, ?lines=Infinity would
-  // read the whole log and ?seconds=Infinity would be a 500.
-  fastify.addHook('preHandler', async (request, reply) => {
-    const bad = Object.entries(request.query ?? {}).find(([, value]) => typeof value === 'number' && !Number.isFinite(value))
-    if (bad) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `query parameter ${bad[0]} must be a finite number` })
   })
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
@@ -77,6 +67,19 @@ export default async function app (fastify: FastifyInstance, options: AppOptions
   await fastify.register(dynamodb)
   await fastify.register(metrics)
   await fastify.register(routes)
+}
+
+// Ajv coerces "Infinity" and "1e999" to numbers and then skips minimum and maximum, which it
+// applies to finite numbers only (ajv-validator/ajv#2212): without this, ?lines=Infinity would
+// read the whole log and ?seconds=Infinity would be a 500.
+async function refuseInfinity (request: FastifyRequest, reply: FastifyReply) {
+  const bad = Object.entries(request.query ?? {}).find(([, value]) => typeof value === 'number' && !Number.isFinite(value))
+  if (bad) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `query parameter ${bad[0]} must be a finite number` })
+}
+
+function takesNumbers (schema: unknown): boolean {
+  const properties = (schema as { properties?: Record<string, { type?: string }> } | undefined)?.properties ?? {}
+  return Object.values(properties).some(property => property.type === 'integer' || property.type === 'number')
 }
 
 function describeValidation (error: FastifyError): string {
