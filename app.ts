@@ -29,10 +29,8 @@ export default async function app (fastify: FastifyInstance, options: AppOptions
     // Only routes with numbers in their query pay for this check (a hook on every request would
     // cost the /health probe too).
     if (takesNumbers(route.schema?.querystring)) route.preHandler = [refuseInfinity, ...[route.preHandler ?? []].flat()]
-  })
-
-  fastify.addHook('onResponse', async (request, reply) => {
-    request.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+    // One line per request, except on routes that log only warnings (the load balancer's probe).
+    if (route.logLevel !== 'warn') route.onResponse = [...[route.onResponse ?? []].flat(), logRequest]
   })
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
@@ -51,6 +49,7 @@ export default async function app (fastify: FastifyInstance, options: AppOptions
   fastify.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]
     const allowed = endpoints.get(path)
+    request.log.info({ method: request.method, url: request.url, statusCode: allowed ? 405 : 404 }, 'request')
     const list = [...endpoints].map(([url, methods]) => `${[...methods].join(',')} ${url}`).join(', ')
     if (allowed) {
       reply.header('allow', [...allowed, 'HEAD'].join(', '))
@@ -72,6 +71,10 @@ export default async function app (fastify: FastifyInstance, options: AppOptions
 // Ajv coerces "Infinity" and "1e999" to numbers and then skips minimum and maximum, which it
 // applies to finite numbers only (ajv-validator/ajv#2212): without this, ?lines=Infinity would
 // read the whole log and ?seconds=Infinity would be a 500.
+async function logRequest (request: FastifyRequest, reply: FastifyReply) {
+  request.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+}
+
 async function refuseInfinity (request: FastifyRequest, reply: FastifyReply) {
   const bad = Object.entries(request.query ?? {}).find(([, value]) => typeof value === 'number' && !Number.isFinite(value))
   if (bad) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `query parameter ${bad[0]} must be a finite number` })
