@@ -73,13 +73,31 @@ export function classifyAws (err: unknown, action: string): CheckFailure | undef
   return undefined
 }
 
-// The region the client will use (from the config, the environment or the instance), recorded
-// in the result's details, where the hints find it too.
-export async function resolveRegion (ctx: CheckContext, client: { config: { region: () => Promise<string> } }): Promise<void> {
-  try {
-    ctx.detail('region', await client.config.region())
-  } catch (err) {
-    throw classifyAws(err, 'region') ?? err
+interface SdkClient {
+  config: { region: () => Promise<string> }
+  destroy: () => void
+}
+
+// An SDK client made on the first check, so start-up never loads the SDK. `ready` also records
+// the region the client resolved (config, environment or instance) in the check's details,
+// where the hints find it too.
+export function lazyClient<Sdk, Client extends SdkClient> (make: () => Promise<{ sdk: Sdk, client: Client }>) {
+  let made: Promise<{ sdk: Sdk, client: Client }> | undefined
+  return {
+    async ready (ctx: CheckContext) {
+      made ??= make()
+      const ready = await made
+      try {
+        ctx.detail('region', await ready.client.config.region())
+      } catch (err) {
+        throw classifyAws(err, 'region') ?? err
+      }
+      ctx.stage('request')
+      return ready
+    },
+    async close () {
+      (await made?.catch(() => undefined))?.client.destroy()
+    }
   }
 }
 

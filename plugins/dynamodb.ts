@@ -1,7 +1,6 @@
 import { hostname } from 'node:os'
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { backendPlugin, CheckFailure, defineCheck, type BackendDeps } from '../lib/check.ts'
-import { clientOptions, resolveRegion, send, type AwsError } from '../lib/aws.ts'
+import { clientOptions, lazyClient, send, type AwsError } from '../lib/aws.ts'
 import type { Config } from '../lib/config.ts'
 
 // The table: described (never listed: ListTables needs a wider permission), its key schema
@@ -12,12 +11,10 @@ export function createDynamodb (config: Config, deps: BackendDeps) {
   if (!section) return undefined
   const { table, partition_key: partitionKey } = section
   const probeId = `suaicloudapp-probe-${hostname()}`
-  let client: Promise<{ dynamo: DynamoDBClient, sdk: typeof import('@aws-sdk/client-dynamodb') }> | undefined
-
-  async function createClient () {
+  const aws = lazyClient(async () => {
     const sdk = await import('@aws-sdk/client-dynamodb')
-    return { dynamo: new sdk.DynamoDBClient(clientOptions(config, section!.endpoint, deps)), sdk }
-  }
+    return { sdk, client: new sdk.DynamoDBClient(clientOptions(config, section.endpoint, deps)) }
+  })
 
   const check = defineCheck({
     ...deps,
@@ -26,10 +23,7 @@ export function createDynamodb (config: Config, deps: BackendDeps) {
     classify,
     reset: () => {}
   }, async ctx => {
-    client ??= createClient()
-    const { dynamo, sdk } = await client
-    await resolveRegion(ctx, dynamo)
-    ctx.stage('request')
+    const { sdk, client: dynamo } = await aws.ready(ctx)
     const { Table: description } = await send(ctx, 'dynamodb:DescribeTable', options =>
       dynamo.send(new sdk.DescribeTableCommand({ TableName: table }), options))
     ctx.detail('status', description?.TableStatus)
@@ -55,7 +49,7 @@ export function createDynamodb (config: Config, deps: BackendDeps) {
     await send(ctx, 'dynamodb:DeleteItem', options => dynamo.send(new sdk.DeleteItemCommand({ TableName: table, Key }), options))
   })
 
-  return { check, close: async () => { (await client?.catch(() => undefined))?.dynamo.destroy() } }
+  return { check, close: aws.close }
 }
 
 function classify (err: unknown): CheckFailure | undefined {

@@ -1,6 +1,5 @@
-import type { S3Client } from '@aws-sdk/client-s3'
 import { backendPlugin, CheckFailure, defineCheck, type BackendDeps } from '../lib/check.ts'
-import { clientOptions, resolveRegion, send, type AwsError } from '../lib/aws.ts'
+import { clientOptions, lazyClient, send, type AwsError } from '../lib/aws.ts'
 import type { Config } from '../lib/config.ts'
 
 // The files the seed's user data syncs from the bucket onto every instance.
@@ -11,14 +10,11 @@ export function createS3 (config: Config, deps: BackendDeps) {
   const section = config.s3
   if (!section) return undefined
   const bucket = section.bucket
-  let client: Promise<{ s3: S3Client, sdk: typeof import('@aws-sdk/client-s3') }> | undefined
-
-  async function createClient () {
+  const aws = lazyClient(async () => {
     const sdk = await import('@aws-sdk/client-s3')
     // A custom endpoint is a local server, which serves buckets by path, not by host name.
-    const s3 = new sdk.S3Client({ ...clientOptions(config, section!.endpoint, deps), forcePathStyle: Boolean(section!.endpoint) })
-    return { s3, sdk }
-  }
+    return { sdk, client: new sdk.S3Client({ ...clientOptions(config, section.endpoint, deps), forcePathStyle: Boolean(section.endpoint) }) }
+  })
 
   const check = defineCheck({
     ...deps,
@@ -27,10 +23,7 @@ export function createS3 (config: Config, deps: BackendDeps) {
     classify,
     reset: () => {}
   }, async ctx => {
-    client ??= createClient()
-    const { s3, sdk } = await client
-    await resolveRegion(ctx, s3)
-    ctx.stage('request')
+    const { sdk, client: s3 } = await aws.ready(ctx)
     // Listings rather than HeadBucket: a HEAD error has no body, so a bad key and a missing
     // permission both arrive as a bare 403. One listing per file, by prefix: the bucket may
     // hold thousands of other objects.
@@ -45,7 +38,7 @@ export function createS3 (config: Config, deps: BackendDeps) {
     }
   })
 
-  return { check, close: async () => { (await client?.catch(() => undefined))?.s3.destroy() } }
+  return { check, close: aws.close }
 }
 
 function classify (err: unknown): CheckFailure | undefined {
