@@ -68,13 +68,13 @@ export default async function app (fastify: FastifyInstance, options: AppOptions
   await fastify.register(routes)
 }
 
-// Ajv coerces "Infinity" and "1e999" to numbers and then skips minimum and maximum, which it
-// applies to finite numbers only (ajv-validator/ajv#2212): without this, ?lines=Infinity would
-// read the whole log and ?seconds=Infinity would be a 500.
 async function logRequest (request: FastifyRequest, reply: FastifyReply) {
   request.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
 }
 
+// Ajv coerces "Infinity" and "1e999" to numbers and then skips minimum and maximum, which it
+// applies to finite numbers only (ajv-validator/ajv#2212): without this, ?lines=Infinity would
+// read the whole log and ?seconds=Infinity would be a 500.
 async function refuseInfinity (request: FastifyRequest, reply: FastifyReply) {
   const bad = Object.entries(request.query ?? {}).find(([, value]) => typeof value === 'number' && !Number.isFinite(value))
   if (bad) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `query parameter ${bad[0]} must be a finite number` })

@@ -241,8 +241,7 @@ export function backendPlugin<Name extends BackendName, B extends Backend> (
 ) {
   return fp(async function plugin (fastify: FastifyInstance) {
     const { values, scrub } = fastify.config
-    const deps = { log: fastify.log.child({ backend: name }), timeoutMs: values?.checks.timeout_ms ?? 3000, cacheMs: values?.checks.cache_ms ?? 0, scrub }
-    const created = values && create(values, deps)
+    const created = values && create(values, { log: fastify.log.child({ backend: name }), timeoutMs: values.checks.timeout_ms, cacheMs: values.checks.cache_ms, scrub })
     const backend: RegisteredBackend = created
       ? {
           configured: true,
