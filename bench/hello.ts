@@ -1,8 +1,8 @@
 import { createServer } from 'node:http'
 
-// The baselines: one GET /health answering "healthy" as text, started by the same Node binary as
-// the executable (which strips the types of this file itself), so the difference is what
-// suaicloudapp adds. Each loads only its own framework, so start-up compares like with like.
+// The baselines: one GET /health answering "healthy" as text, started by the same Bun binary as
+// the executable (or by Node 24 to compare runtimes; both strip the types of this file
+// themselves), so the difference is what suaicloudapp adds. Each loads only its own framework, so start-up compares like with like.
 // Usage: hello.ts http|express|fastify PORT
 const [kind, port] = [process.argv[2], Number(process.argv[3])]
 const host = '127.0.0.1'

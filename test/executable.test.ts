@@ -14,7 +14,7 @@ import {
 
 // The built executable, run the way the launch template's user data runs it: copied with
 // config.toml into a folder of its own and started from there. SUAI_TEST_BIN=path tests a given
-// executable (e.g. dist/suaicloudapp-static) instead of building one.
+// executable (npm test builds dist/suaicloudapp and names it) instead of building one.
 process.env.AWS_EC2_METADATA_DISABLED = 'true'
 const run = promisify(execFile)
 
@@ -28,7 +28,7 @@ let env: NodeJS.ProcessEnv
 
 async function build (): Promise<string> {
   if (process.env.SUAI_TEST_BIN) return resolve(root, process.env.SUAI_TEST_BIN)
-  // Always built, so a fresh clone and stale dist/ both test the sources as they are now.
+  // Built when run alone, so a stale dist/ never stands in for the sources as they are now.
   await run('npm', ['run', 'build', '--silent'], { cwd: root, env: cleanEnv() })
   return join(root, 'dist', 'suaicloudapp')
 }

@@ -28,7 +28,7 @@ function haproxyPath (): string | undefined {
   }
 }
 
-// The built executable; built once when missing (npm test builds it earlier, in executable.test.ts).
+// The built executable: the one npm test built and named, or dist/suaicloudapp, built when missing.
 async function executable (): Promise<string> {
   if (process.env.SUAI_TEST_BIN) return process.env.SUAI_TEST_BIN
   const binary = join(root, 'dist', 'suaicloudapp')
