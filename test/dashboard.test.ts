@@ -32,12 +32,11 @@ let dynamo: DynamoHandle
 let browser: BrowserContext
 
 before(async () => {
-  [imds, redis, closed, s3, dynamo, browser] = await Promise.all([
-    startImds(), startRedis(), closedPort(), startS3(), startDynamo(),
-    makeTempDir('chromium').then(profile => chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM, args: chromiumArgs, viewport: { width: 1280, height: 900 }
-    }))
-  ])
+  // The browser first: when it cannot start, no server is left running for after() to miss.
+  browser = await chromium.launchPersistentContext(await makeTempDir('chromium'), {
+    executablePath: CHROMIUM, args: chromiumArgs, viewport: { width: 1280, height: 900 }
+  })
+  ;[imds, redis, closed, s3, dynamo] = await Promise.all([startImds(), startRedis(), closedPort(), startS3(), startDynamo()])
   process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId
   process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey
   delete process.env.AWS_REGION
