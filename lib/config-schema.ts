@@ -23,7 +23,7 @@ export const AwsSection = Type.Object({
   region: NonEmpty('AWS region, e.g. eu-central-1')
 })
 
-// For a local S3- or DynamoDB-compatible server (see config.local.toml); AWS needs none.
+// For a local S3- or DynamoDB-compatible server (npm run demo uses one); AWS needs none.
 const Endpoint = Type.Optional(Type.String({ pattern: '^https?://', description: 'an http:// or https:// URL of an S3- or DynamoDB-compatible server' }))
 
 export const S3Section = Type.Object({

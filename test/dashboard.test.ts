@@ -2,24 +2,18 @@ import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
-import { buildApp, makeTempDir, root } from './helper.ts'
+import type { BrowserContext, Page } from 'playwright-core'
+import { buildApp, root } from './helper.ts'
+import { launchChromium } from './harness/chromium.ts'
 import { closedPort, startDynamo, startRedis, startS3, type DynamoHandle, type PortHandle, type RedisHandle, type S3Handle } from './harness/index.ts'
 import { identity, startImds, useImds, type ImdsFixture } from './imds-fixture.ts'
 
 // The dashboard as a student sees it: the app with real backends on loopback, the page in
-// Debian's Chromium (never a downloaded one), every card read back from the rendered page.
+// Debian's Chromium, every card read back from the rendered page.
 
 // Only a test that points it at the fixture (useImds) lets the app ask a metadata service.
 process.env.AWS_EC2_METADATA_DISABLED = 'true'
 
-const CHROMIUM = '/usr/bin/chromium'
-// Nothing but loopback: no sync, no updates, no first-run pings, and no name but 127.0.0.1 resolves.
-const chromiumArgs = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1'
-]
 const screenshot = join(root, 'test', 'artifacts', 'dashboard.png')
 // Text a backend sends back must stay text on the page.
 const MARKUP = '<img src=x onerror="document.title=1">'
@@ -33,9 +27,7 @@ let browser: BrowserContext
 
 before(async () => {
   // The browser first: when it cannot start, no server is left running for after() to miss.
-  browser = await chromium.launchPersistentContext(await makeTempDir('chromium'), {
-    executablePath: CHROMIUM, args: chromiumArgs, viewport: { width: 1280, height: 900 }
-  })
+  browser = await launchChromium()
   ;[imds, redis, closed, s3, dynamo] = await Promise.all([startImds(), startRedis(), closedPort(), startS3(), startDynamo()])
   process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId
   process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey
