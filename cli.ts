@@ -1,3 +1,4 @@
+import { distance } from 'fastest-levenshtein'
 import { parseArgs } from 'node:util'
 import { check } from './commands/check.ts'
 import { runServer } from './commands/serve.ts'
@@ -11,6 +12,7 @@ const usage = `Usage: suaicloudapp [command] [options] [--config PATH]
 
 Commands:
   serve            start the web server (the default)
+  help             show this help
   validate         check the config and print every problem; exit 0 when valid, 2 when not
   check [--json]   run every configured backend check once and print the results (as JSON
                    with --json); a backend without its config section is listed as skip;
@@ -49,6 +51,7 @@ interface Command {
 
 const commands: Record<string, Command> = {
   serve: { flags: [], run: (_values, options) => runServer(options) },
+  help: { flags: [], run: () => { process.stdout.write(usage); return 0 } },
   validate: { flags: [], run: (_values, options) => validate(options) },
   check: { flags: ['json'], run: (values, options) => check(options, { json: values.json ?? false }) },
   'service install': { flags: ['user', 'dry-run'], run: (values, options) => installService(options, { user: values.user, dryRun: values['dry-run'] ?? false }) },
@@ -76,16 +79,25 @@ async function main (argv: string[]): Promise<number | undefined> {
   if (values.version) { process.stdout.write(versionLine + '\n'); return 0 }
 
   const name = positionals.join(' ') || 'serve'
-  if (!Object.hasOwn(commands, name)) return usageError(`unknown command or argument: ${name}`)
+  if (!Object.hasOwn(commands, name)) {
+    const closest = closestCommand(name)
+    return usageError(`unknown command ${JSON.stringify(name)}${closest ? ` — did you mean ${closest}?` : ''}`)
+  }
   const command = commands[name]
   const misplaced = (Object.keys(commandOptions) as Flag[]).find(flag => values[flag] !== undefined && !command.flags.includes(flag))
   if (misplaced) return usageError(`--${misplaced} is not an option of ${name}`)
   return command.run(values, { path: values.config, cwd: process.cwd(), env: process.env, programDir: programDir() })
 }
 
+// One line and where to look, not the whole usage: the mistake stays on screen.
 function usageError (message: string): 2 {
-  process.stderr.write(`suaicloudapp: ${message}\n\n${usage}`)
+  process.stderr.write(`suaicloudapp: ${message}\nRun suaicloudapp --help for the commands and options.\n`)
   return 2
+}
+
+function closestCommand (typed: string): string | undefined {
+  const [best] = Object.keys(commands).map(name => ({ name, distance: distance(typed, name) })).sort((a, b) => a.distance - b.distance)
+  return best && best.distance <= Math.max(2, Math.floor(best.name.length / 3)) ? best.name : undefined
 }
 
 main(process.argv.slice(2)).then(code => {

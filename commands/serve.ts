@@ -18,6 +18,7 @@ export async function runServer (options: LoadOptions): Promise<undefined> {
       if (stopping) process.exit(1)
       stopping = true
       log.info({ signal }, 'shutting down')
+      if (process.stderr.isTTY) process.stderr.write(`suaicloudapp: stopping after ${served.listen.drain_ms} ms of draining (press Ctrl-C again to leave at once)\n`)
       setTimeout(() => process.exit(1), served.listen.drain_ms + CLOSE_DEADLINE_MS).unref()
       served.shutdown().then(() => process.exit(0), () => process.exit(1))
     })

@@ -2,7 +2,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { cleanEnv, eventually, freePort, readLog, runCli, startCli, workDir } from './helper.ts'
+import { cleanEnv, eventually, freePort, program, readLog, runCli, startCli, workDir } from './helper.ts'
+import { runInTerminal } from './harness/terminal.ts'
 
 const noStack = (text: string) => assert.ok(!/\n\s+at /.test(text), `no stack trace expected:\n${text}`)
 
@@ -31,19 +32,27 @@ test('validate exits 2 with a message naming the file and line for each class of
   }
 })
 
-test('--version, --help, and unknown flags', async () => {
+test('--version, --help, help, and mistakes on the command line: one line and where to look', async () => {
   const cwd = await workDir('')
   const version = await runCli(['--version'], { cwd })
   assert.equal(version.code, 0)
   assert.match(version.stdout, /^suaicloudapp 0\.1\.0/)
-  const help = await runCli(['--help'], { cwd })
-  assert.equal(help.code, 0)
-  assert.match(help.stdout, /Usage: suaicloudapp/)
-  for (const args of [['--bogus'], ['frobnicate']]) {
+  for (const args of [['--help'], ['help']]) {
+    const help = await runCli(args, { cwd })
+    assert.equal(help.code, 0, args.join(' '))
+    assert.match(help.stdout, /^Usage: suaicloudapp/)
+  }
+  const mistakes: Array<[string[], string]> = [
+    [['--bogus'], "suaicloudapp: Unknown option '--bogus'"],
+    [['frobnicate'], 'suaicloudapp: unknown command "frobnicate"'],
+    [['chekc'], 'suaicloudapp: unknown command "chekc" — did you mean check?'],
+    [['servce', 'install'], 'suaicloudapp: unknown command "servce install" — did you mean service install?'],
+    [['validate', '--json'], 'suaicloudapp: --json is not an option of validate']
+  ]
+  for (const [args, line] of mistakes) {
     const bad = await runCli(args, { cwd })
     assert.equal(bad.code, 2, args.join(' '))
-    assert.match(bad.stderr, /Usage: suaicloudapp/)
-    noStack(bad.stderr)
+    assert.equal(bad.stderr, `${line}\nRun suaicloudapp --help for the commands and options.\n`)
   }
 })
 
@@ -70,6 +79,17 @@ test('serve takes SUAI_SERVER_PORT, writes output.log in the working directory, 
   assert.match(logs, /listening/)
   assert.equal(await app.stop(), 0)
   assert.match(await readLog(join(cwd, 'output.log')), /shutting down/)
+})
+
+test('on a terminal, the first Ctrl-C says how long the drain takes and that a second one leaves at once', async () => {
+  const port = await freePort()
+  const cwd = await workDir(`[server]\nhost = '127.0.0.1'\nport = ${port}\ndrain_ms = 60000\n`)
+  const terminal = runInTerminal(program(), { cwd, env: cleanEnv() })
+  await eventually(() => fetch(`http://127.0.0.1:${port}/health`).then(res => res.ok, () => false), { timeoutMs: 15_000, intervalMs: 100 })
+  terminal.type('\x03')
+  await terminal.waitFor(/stopping after 60000 ms of draining \(press Ctrl-C again to leave at once\)/)
+  terminal.type('\x03')
+  assert.equal(await terminal.exited, 1, 'the second Ctrl-C leaves at once, not after the 60 s drain')
 })
 
 test('a port in use is one clear line and exit 1', async t => {
