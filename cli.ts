@@ -96,6 +96,8 @@ function usageError (message: string): 2 {
 }
 
 function closestCommand (typed: string): string | undefined {
+  const completions = Object.keys(commands).filter(name => name.startsWith(`${typed} `))
+  if (completions.length > 0) return completions.join(' or ')
   const [best] = Object.keys(commands).map(name => ({ name, distance: distance(typed, name) })).sort((a, b) => a.distance - b.distance)
   return best && best.distance <= Math.max(2, Math.floor(best.name.length / 3)) ? best.name : undefined
 }

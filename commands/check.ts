@@ -5,6 +5,7 @@ import app from '../app.ts'
 import type { CheckResult, Status } from '../lib/check.ts'
 import { loadConfig, type LoadOptions } from '../lib/config.ts'
 import { backendNames } from '../routes/checks.ts'
+import { showProgress } from './progress.ts'
 import { printProblems } from './validate.ts'
 
 // A backend without its config section is listed as skip and does not fail the run: a course
@@ -23,14 +24,19 @@ export async function check (options: LoadOptions, { json }: { json: boolean }):
   const fastify = Fastify({ logger: false })
   await fastify.register(fp(app), { loaded, logFile: resolve(options.cwd, loaded.config.log.file) })
   let rows: CheckRow[]
+  // A dumb terminal cannot move its cursor.
+  const progress = process.stdout.isTTY && process.env.TERM !== 'dumb' && !json ? showProgress(backendNames, process.stdout) : undefined
   try {
     await fastify.ready()
     rows = await Promise.all(backendNames.map(async name => {
       const backend = fastify.backends.get(name)!
       const result = await backend.check()
-      return backend.configured ? result : { ...result, status: 'skip' as const }
+      const row = backend.configured ? result : { ...result, status: 'skip' as const }
+      progress?.done(row)
+      return row
     }))
   } finally {
+    progress?.erase()
     await fastify.close()
   }
 

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { cleanEnv, program, root, runCli, workDir } from './helper.ts'
+import { runInTerminal } from './harness/terminal.ts'
 import { closedPort, startSilentServer } from './harness/index.ts'
 
 const noStack = (text: string) => assert.ok(!/\n\s+at /.test(text), `no stack trace expected:\n${text}`)
@@ -94,8 +95,29 @@ test('an option of another command is a usage error', async () => {
   await Promise.all([['validate', '--json'], ['check', '--dry-run'], ['service'], ['service', 'start']].map(async args => {
     const { code, stderr } = await runCli(args, { cwd })
     assert.equal(code, 2, args.join(' '))
-    assert.match(stderr, /Usage: suaicloudapp/)
+    assert.match(stderr, /\nRun suaicloudapp --help for the commands and options\.\n$/)
   }))
+  assert.equal((await runCli(['service'], { cwd })).stderr.split('\n')[0], 'suaicloudapp: unknown command "service" — did you mean service install or service uninstall?')
+})
+
+test('check on a terminal shows each backend as checking… until its own result, then only the table', { timeout: 30_000 }, async t => {
+  const [closed, silent] = await Promise.all([closedPort(), startSilentServer()])
+  t.after(() => Promise.all([closed.stop(), silent.stop()]))
+  // The database is refused at once; Redis never answers and takes the whole timeout.
+  const cwd = await workDir(`[checks]\ntimeout_ms = 3000\n[database]\nhost = '${closed.host}'\nport = ${closed.port}\nuser = 'u'\ndbname = 'd'\n` +
+    `[redis]\nhost = '${silent.host}'\nport = ${silent.port}\n`)
+  const terminal = runInTerminal([...program(), 'check'], { cwd, env: cleanEnv() })
+  await terminal.waitFor(/redis +\S*checking…/)
+  await terminal.waitFor(/database +\S*fail\S* \d+ ms/)
+  assert.doesNotMatch(terminal.screen(), /BACKEND/, 'the database answered before Redis timed out, and showed it')
+  assert.equal(await terminal.exited, 1)
+  const screen = terminal.screen()
+  // The progress block is erased (cursor up, clear to the end) before the table.
+  assert.ok(screen.lastIndexOf('checking…') < screen.indexOf('\x1b[J'), screen)
+  assert.match(screen.slice(screen.indexOf('\x1b[J')), /BACKEND +STATUS[^]*database +\S*fail[^]*redis +\S*fail/)
+
+  const piped = await runCli(['check'], { cwd })
+  assert.ok(!piped.stdout.includes('checking'), 'piped output is the table alone')
 })
 
 test('service install --dry-run prints the unit running this program with the config in use, and the steps', async () => {
