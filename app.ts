@@ -35,7 +35,7 @@ export default async function app (fastify: FastifyInstance, options: AppOptions
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     if (error.validation) {
-      return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: describeValidation(error) })
+      return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: describeValidation(error, request.routeOptions.schema?.querystring) })
     }
     const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
     if (statusCode >= 500) {
@@ -77,19 +77,34 @@ async function logRequest (request: FastifyRequest, reply: FastifyReply) {
 // read the whole log and ?seconds=Infinity would be a 500.
 async function refuseInfinity (request: FastifyRequest, reply: FastifyReply) {
   const bad = Object.entries(request.query ?? {}).find(([, value]) => typeof value === 'number' && !Number.isFinite(value))
-  if (bad) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `query parameter ${bad[0]} must be a finite number` })
+  if (bad) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `query parameter ${bad[0]} ${allowed(propertiesOf(request.routeOptions.schema?.querystring)[bad[0]]) ?? 'must be a finite number'}` })
+}
+
+interface QueryProperty { type?: string, enum?: unknown[], minimum?: number, maximum?: number }
+
+function propertiesOf (schema: unknown): Record<string, QueryProperty> {
+  return (schema as { properties?: Record<string, QueryProperty> } | undefined)?.properties ?? {}
 }
 
 function takesNumbers (schema: unknown): boolean {
-  const properties = (schema as { properties?: Record<string, { type?: string }> } | undefined)?.properties ?? {}
-  return Object.values(properties).some(property => property.type === 'integer' || property.type === 'number')
+  return Object.values(propertiesOf(schema)).some(property => property.type === 'integer' || property.type === 'number')
 }
 
-function describeValidation (error: FastifyError): string {
+// What a query parameter takes, in words, so every 400 says what would have been right.
+function allowed (property: QueryProperty | undefined): string | undefined {
+  if (property?.enum) return `must be one of ${property.enum.join(', ')}`
+  if (property?.type !== 'integer' && property?.type !== 'number') return undefined
+  const kind = property.type === 'integer' ? 'a whole number' : 'a number'
+  const { minimum, maximum } = property
+  const range = minimum !== undefined && maximum !== undefined ? ` from ${minimum} to ${maximum}` : minimum !== undefined ? ` of at least ${minimum}` : maximum !== undefined ? ` of at most ${maximum}` : ''
+  return `must be ${kind}${range}`
+}
+
+function describeValidation (error: FastifyError, querystring: unknown): string {
   const where = error.validationContext === 'querystring' ? 'query parameter' : error.validationContext ?? 'request'
+  const properties = where === 'query parameter' ? propertiesOf(querystring) : {}
   return (error.validation ?? []).map(problem => {
     const name = problem.instancePath.replace(/^\//, '') || String(problem.params.missingProperty ?? '')
-    const allowed = problem.params.allowedValues as string[] | undefined
-    return `${where} ${name} ${allowed ? `must be one of ${allowed.join(', ')}` : problem.message}`
+    return `${where} ${name} ${allowed(properties[name]) ?? problem.message}`
   }).join('; ')
 }
