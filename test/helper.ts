@@ -56,6 +56,9 @@ export interface Running {
   url: string
   child: ChildProcess
   output: () => string
+  // Its exit code, once it exits by itself.
+  exited: Promise<number | null>
+  // SIGTERM unless it already exited; its exit code.
   stop: () => Promise<number | null>
 }
 
@@ -81,7 +84,7 @@ export async function startCli (t: TestContext, args: string[], { cwd, env = cle
     child.stderr!.on('data', onData)
     exited.then(code => { clearTimeout(timer); reject(new Error(`exited with ${code} before listening:\n${output}`)) }, reject)
   })
-  return { url, child, output: () => output, stop }
+  return { url, child, output: () => output, exited, stop }
 }
 
 // The app as the server builds it (real logger, real output.log), for inject().
