@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto'
+
+// Who the fixture's AWS answers are about: an instance role's session in one account, as EC2
+// names it (the session name is the instance id).
+export const ACCOUNT_ID = '123456789012'
+export const ROLE_NAME = 'suai-InstanceRole'
+export const PRINCIPAL_ARN = `arn:aws:sts::${ACCOUNT_ID}:assumed-role/${ROLE_NAME}/i-0fixture1234567890`
+
+// The policy types AWS names in an AccessDenied message.
+export type PolicyKind = 'identity' | 'resource' | 'vpc-endpoint' | 'scp' | 'boundary' | 'session'
+
+// How each policy type is spelt: "with an explicit deny in <a type>" or
+// "because no <type> allows the <action> action".
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html
+// (awsdocs/iam-user-guide doc_source/troubleshoot_access-denied.md)
+const policyNames: Record<PolicyKind, [article: string, name: string]> = {
+  identity: ['an', 'identity-based policy'],
+  resource: ['a', 'resource-based policy'],
+  'vpc-endpoint': ['a', 'VPC endpoint policy'],
+  scp: ['a', 'service control policy'],
+  boundary: ['a', 'permissions boundary'],
+  session: ['a', 'session policy']
+}
+
+export interface Denial {
+  kind: PolicyKind
+  explicit: boolean
+}
+
+// "User: <principal> is not authorized to perform: <action> on resource: <resource> <context>".
+// S3 quotes the resource ARN, DynamoDB does not (recorded S3 XML: "... s3:ListBucket on resource:
+// \"arn:aws:s3:::bucket-bronze-lauraxiz\" because no identity-based policy allows the s3:ListBucket
+// action"; DynamoDB: "... dynamodb:PutItem on resource: arn:aws:dynamodb:ap-northeast-1:…:table/todolist").
+// An SCP always reads as an explicit deny, even when it only lacks an Allow (same IAM page).
+export function deniedMessage (action: string, resource: string, { kind, explicit }: Denial): string {
+  const [article, name] = policyNames[kind]
+  const context = explicit || kind === 'scp'
+    ? `with an explicit deny in ${article} ${name}`
+    : `because no ${name} allows the ${action} action`
+  return `User: ${PRINCIPAL_ARN} is not authorized to perform: ${action} on resource: ${resource} ${context}`
+}
+
+// Request ids shaped as AWS's: S3's x-amz-request-id is 16 upper-case hex digits and its
+// x-amz-id-2 a base64 blob; DynamoDB's x-amzn-RequestId is 52 upper-case letters and digits.
+export const s3RequestId = () => randomBytes(8).toString('hex').toUpperCase()
+export const s3HostId = () => randomBytes(57).toString('base64')
+export const dynamoRequestId = () => randomBytes(39).toString('base64').toUpperCase().replace(/[+/=]/g, '0')
