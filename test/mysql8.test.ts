@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { createConnection, type ConnectionConfig } from 'mariadb'
 import { MYSQL_VERSION, makeCertificates, startMysql8, type Mysql8Handle, type Mysql8Options, type TlsFiles } from './harness/index.ts'
+import { findExecutable, runTool } from './harness/process.ts'
 
 // The MySQL 8.4 stand-in read through the mariadb driver the app uses (and the mysql CLI where
 // it can): caching_sha2_password's three ways in, the query the check sends, and the server's
@@ -142,5 +143,39 @@ test('password expired, client that handles it: logged in to the sandbox, where 
     assert.deepEqual({ errno: err.errno, sqlState: err.sqlState, code: err.code }, { errno: 1820, sqlState: 'HY000', code: 'ER_MUST_CHANGE_PASSWORD' })
   } finally {
     await conn.end()
+  }
+})
+
+// The mysql CLI of Debian's mariadb-client, as a student runs it on the instance. --no-defaults
+// keeps any option file from pointing it elsewhere.
+function cli (db: Mysql8Handle, ...options: string[]): Promise<string> {
+  return runTool(findExecutable('mariadb', 'mysql'), [
+    '--no-defaults', '--protocol=TCP', `--host=${db.host}`, `--port=${db.port}`, '--user=suai', `--password=${PASSWORD}`,
+    '--connect-timeout=2', '--batch', ...options, '--execute=SELECT VERSION(), DATABASE()', 'suai'
+  ], { timeoutMs: 5000 })
+}
+
+test('mysql CLI: RSA full authentication without TLS, then fast authentication', async () => {
+  const db = await server()
+  assert.equal(await cli(db, '--skip-ssl'), `VERSION()\tDATABASE()\n${MYSQL_VERSION}\tsuai\n`)
+  assert.equal(await cli(db, '--skip-ssl'), `VERSION()\tDATABASE()\n${MYSQL_VERSION}\tsuai\n`)
+  assert.deepEqual(db.authPaths.map(entry => entry.path), ['full-rsa', 'fast'])
+})
+
+test('mysql CLI: full authentication over TLS', async () => {
+  const db = await server({ tls })
+  assert.equal(await cli(db, `--ssl-ca=${tls.caFile}`), `VERSION()\tDATABASE()\n${MYSQL_VERSION}\tsuai\n`)
+  assert.deepEqual(db.authPaths.map(entry => entry.path), ['full-tls'])
+})
+
+test('mysql CLI: the connect-time errors as a student reads them', async () => {
+  const cases: Array<[Mysql8Options, RegExp]> = [
+    [{ refuse: 'too-many-connections' }, /ERROR 1040 \(HY000\): Too many connections/],
+    [{ requireSecureTransport: true }, /ERROR 3159 \(HY000\): Connections using insecure transport are prohibited while --require_secure_transport=ON\./],
+    [{ accounts: { suai: { password: 'another' } } }, /ERROR 1045 \(28000\): Access denied for user 'suai'@'127\.0\.0\.1' \(using password: YES\)/]
+  ]
+  for (const [options, said] of cases) {
+    const db = await server(options)
+    await assert.rejects(cli(db, '--skip-ssl'), said)
   }
 })
