@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { crc32 } from 'node:zlib'
 import { ACCOUNT_ID, deniedMessage, dynamoRequestId, type Denial } from './aws-identity.ts'
 
 // DynamoDB as its JSON 1.0 endpoint answers it: POST /, the operation in x-amz-target, JSON in
@@ -96,21 +97,10 @@ export interface DynamoTable {
 
 export type DynamoTables = Map<string, DynamoTable>
 
-// CRC32 (IEEE), as in x-amz-crc32: the SDKs compare it with the body they read.
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320 ^ (c >>> 1) : c >>> 1
-  return c >>> 0
-})
-function crc32 (bytes: Buffer): number {
-  let crc = 0xFFFFFFFF
-  for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xFF] ^ (crc >>> 8)
-  return (crc ^ 0xFFFFFFFF) >>> 0
-}
-
 export function answerDynamo (req: IncomingMessage, res: ServerResponse, body: string, region: string, tables: DynamoTables): void {
   const send = (status: number, payload: unknown) => {
     const bytes = Buffer.from(JSON.stringify(payload))
+    // x-amz-crc32: the CRC32 of the body, which SDKs may check against what they read.
     res.writeHead(status, {
       'x-amzn-requestid': dynamoRequestId(),
       'x-amz-crc32': String(crc32(bytes)),

@@ -40,8 +40,11 @@ export function deniedMessage (action: string, resource: string, { kind, explici
   return `User: ${PRINCIPAL_ARN} is not authorized to perform: ${action} on resource: ${resource} ${context}`
 }
 
-// Request ids shaped as AWS's: S3's x-amz-request-id is 16 upper-case hex digits and its
-// x-amz-id-2 a base64 blob; DynamoDB's x-amzn-RequestId is 52 upper-case letters and digits.
-export const s3RequestId = () => randomBytes(8).toString('hex').toUpperCase()
-export const s3HostId = () => randomBytes(57).toString('base64')
+// Request ids shaped as AWS's. S3: x-amz-request-id is 16 upper-case letters and digits and
+// x-amz-id-2 76 characters of base64 (a recorded 301: "x-amz-request-id: VXEGYW7W3YEEX22Z",
+// "x-amz-id-2: 9WMUoRYw…kBXxtw==", in databend's docs). DynamoDB: x-amzn-RequestId is 52
+// upper-case letters and digits (dynalite's rand52CharId).
+const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
+export const s3RequestId = () => Array.from(randomBytes(16), byte => ALPHANUMERIC[byte % ALPHANUMERIC.length]).join('')
+export const s3HostId = () => randomBytes(55).toString('base64')
 export const dynamoRequestId = () => randomBytes(39).toString('base64').toUpperCase().replace(/[+/=]/g, '0')

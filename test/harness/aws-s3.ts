@@ -100,8 +100,11 @@ export const s3Scenarios = {
     message: () => 'The difference between the request time and the current time is too large.',
     fields: req => ({ RequestTime: req.amzDate, ServerTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), MaxAllowedSkewMilliseconds: '900000' })
   },
-  // ErrorResponses.html: PermanentRedirect, 301, with the endpoint to use; the bucket's region is in
-  // x-amz-bucket-region (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html).
+  // ErrorResponses.html: PermanentRedirect, 301, with the endpoint to use; the bucket's region in
+  // x-amz-bucket-region. Recorded path-style answer (a ListObjectsV2 sent to s3-eu-central-1 for a
+  // us-east-1 bucket): "<Endpoint>s3.amazonaws.com</Endpoint><Bucket>aaa</Bucket>", so the
+  // endpoint names no bucket; the regional host name for eu-west-1 follows S3's endpoint scheme.
+  // Recorded headers (databend's docs): x-amz-bucket-region, content-type application/xml.
   'permanent-redirect': {
     status: 301,
     code: 'PermanentRedirect',
@@ -110,6 +113,8 @@ export const s3Scenarios = {
     headers: { 'x-amz-bucket-region': OTHER_REGION }
   },
   // localstack test_s3.snapshot.json (TestS3::test_create_bucket_aws_global), recorded on AWS.
+  // x-amz-bucket-region as on the 301: the JS SDK's region-redirect middleware reads it from 400
+  // answers (a HeadBucket's has no body), so S3 sends it there too.
   'authorization-header-malformed': {
     status: 400,
     code: 'AuthorizationHeaderMalformed',
