@@ -21,6 +21,7 @@ export interface S3Request {
   signature: string
   amzDate: string
   securityToken: string
+  query: URLSearchParams
 }
 
 interface S3Failure {
@@ -142,7 +143,10 @@ export function s3Object (body: string | Buffer): S3Object {
   return { body: bytes, lastModified: new Date(Math.floor(Date.now() / 1000) * 1000), etag: `"${createHash('md5').update(bytes).digest('hex')}"` }
 }
 
-const xmlEscape = (text: string) => text.replace(/[<>&"']/g, c => `&#${c.charCodeAt(0)};`)
+// Text content escapes &, < and > only: S3's messages carry their quotes as they are ("on
+// resource: \"arn:aws:s3:::…\"" in the recorded AccessDenied), while an ETag in a listing is
+// written &quot;…&quot; (API_ListObjectsV2.html's example).
+const xmlEscape = (text: string) => text.replace(/[<>&]/g, c => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' })[c] as string)
 const elements = (fields: Record<string, string>) => Object.entries(fields).map(([name, value]) => `<${name}>${xmlEscape(value)}</${name}>`).join('')
 const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
@@ -170,9 +174,8 @@ export function answerS3 (req: IncomingMessage, res: ServerResponse, region: str
   // moto/s3/exceptions.py MissingBucket: 404 with the bucket's name.
   if (!objects) return fail(404, 'NoSuchBucket', 'The specified bucket does not exist', { BucketName: request.bucket })
 
-  const url = new URL(req.url ?? '/', 'http://fixture')
   if (request.operation === 'HeadBucket') return send(200, '', { 'x-amz-bucket-region': region })
-  if (request.operation === 'ListObjectsV2') return send(200, listing(request.bucket, objects, url.searchParams), { 'x-amz-bucket-region': region })
+  if (request.operation === 'ListObjectsV2') return send(200, listing(request.bucket, objects, request.query), { 'x-amz-bucket-region': region })
 
   const object = objects.get(request.key)
   // ErrorResponses.html: NoSuchKey, 404, "The specified key does not exist.", with the key.
@@ -224,7 +227,8 @@ function parse (req: IncomingMessage): S3Request | undefined {
     signingRegion,
     signature: /Signature=([0-9a-f]+)/.exec(authorization)?.[1] ?? '',
     amzDate: String(req.headers['x-amz-date'] ?? ''),
-    securityToken: String(req.headers['x-amz-security-token'] ?? '')
+    securityToken: String(req.headers['x-amz-security-token'] ?? ''),
+    query: url.searchParams
   }
 }
 
@@ -240,7 +244,8 @@ function listing (bucket: string, objects: Map<string, S3Object>, query: URLSear
   const truncated = shown.length < keys.length
   const contents = shown.map(key => {
     const object = objects.get(key) as S3Object
-    return `<Contents>${elements({ Key: key, LastModified: object.lastModified.toISOString(), ETag: object.etag, Size: String(object.body.length), StorageClass: 'STANDARD' })}</Contents>`
+    const etag = object.etag.replaceAll('"', '&quot;')
+    return `<Contents>${elements({ Key: key, LastModified: object.lastModified.toISOString() })}<ETag>${etag}</ETag>${elements({ Size: String(object.body.length), StorageClass: 'STANDARD' })}</Contents>`
   }).join('')
   return `${XML_DECLARATION}<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${elements({ Name: bucket, Prefix: prefix, KeyCount: String(shown.length), MaxKeys: String(maxKeys) })}` +
     `<IsTruncated>${truncated}</IsTruncated>` +
