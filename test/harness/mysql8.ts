@@ -248,6 +248,8 @@ export async function startMysql8 ({
       authPaths.push({ user, path })
     }
 
+    // Refusals that need a verified password, so that they tell nothing to a guesser. Their order
+    // among themselves is this stand-in's choice: a real account rarely has two at once.
     if (account.locked) return close(errors.accountLocked(user, host))
     if (requireSecureTransport && !secure) return close(errors.secureTransportRequired())
     const sandboxed = account.passwordExpired === true
