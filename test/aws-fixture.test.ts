@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { crc32 } from 'node:zlib'
 import { DeleteItemCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb'
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
+import { GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
 import { OTHER_REGION, PRINCIPAL_ARN, dynamoScenarios, s3Scenarios, startAws, type AwsFixture, type DynamoScenario, type S3Scenario } from './harness/index.ts'
 
 // Every scenario of the AWS fixture read back through the real SDK clients the app uses: what
@@ -171,6 +171,21 @@ test('S3 ListObjectsV2 lists the keys a test put, names the bucket region, pages
 
   const prefixed = await s3.send(new ListObjectsV2Command({ Bucket: 'listed', Prefix: 'seed/' }))
   assert.deepEqual(prefixed.Contents?.map(object => object.Key), ['seed/a b.txt'])
+})
+
+test('S3 HeadBucket: the region in a header, and errors without a body as S3 sends them', async () => {
+  aws.putBucket('headed')
+  const head = await s3.send(new HeadBucketCommand({ Bucket: 'headed' }))
+  assert.equal(head.BucketRegion, REGION)
+  const moved = await failure(s3.send(new HeadBucketCommand({ Bucket: 'permanent-redirect' })))
+  assert.equal(moved.$metadata.httpStatusCode, 301)
+  assert.equal(moved.$response?.headers['x-amz-bucket-region'], OTHER_REGION)
+  const denied = await failure(s3.send(new HeadBucketCommand({ Bucket: 'denied-bucket-policy' })))
+  assert.equal(denied.$metadata.httpStatusCode, 403)
+  // No body to name it: the SDK's REST-XML parser names a 404 NotFound and anything else Unknown.
+  assert.equal(denied.name, 'Unknown')
+  const missing = await failure(s3.send(new HeadBucketCommand({ Bucket: 'no-such-bucket-anywhere' })))
+  assert.equal(missing.name, 'NotFound')
 })
 
 test('S3 GetObject of one byte: 206 with Content-Range; the lister-only buckets still list', async () => {
