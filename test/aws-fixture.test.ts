@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { createHmac } from 'node:crypto'
 import { crc32 } from 'node:zlib'
 import { DeleteItemCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb'
 import { GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
@@ -86,7 +87,14 @@ const s3Expected: Record<S3Scenario, S3Expectation> = {
     name: 'SignatureDoesNotMatch',
     status: 403,
     message: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
-    fields: { AWSAccessKeyId: credentials.accessKeyId, SignatureProvided: /^[0-9a-f]{64}$/ }
+    fields: {
+      AWSAccessKeyId: credentials.accessKeyId,
+      SignatureProvided: /^[0-9a-f]{64}$/,
+      StringToSign: /^AWS4-HMAC-SHA256\n\d{8}T\d{6}Z\n\d{8}\/eu-central-1\/s3\/aws4_request\n[0-9a-f]{64}$/,
+      StringToSignBytes: /^41 57 53 34 2d( [0-9a-f]{2})+$/,
+      CanonicalRequest: /^GET\n\/signature-does-not-match\/\nlist-type=2\n/,
+      CanonicalRequestBytes: /^47 45 54 0a( [0-9a-f]{2})+$/
+    }
   },
   'expired-token': { name: 'ExpiredToken', status: 400, message: 'The provided token has expired.', fields: { 'Token-0': credentials.sessionToken } },
   'request-time-too-skewed': {
@@ -141,6 +149,16 @@ for (const [bucket, want] of Object.entries(s3Expected)) {
     assert.equal(err.$response?.headers['content-type'], 'application/xml')
   })
 }
+
+test('S3 SignatureDoesNotMatch: the string to sign is the one the SDK signed', async () => {
+  const err = await failure(s3.send(new ListObjectsV2Command({ Bucket: 'signature-does-not-match', Prefix: 'a b/', MaxKeys: 5 })))
+  const [, amzDate, scope] = String(err.StringToSign).split('\n')
+  const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest()
+  const signingKey = scope.split('/').slice(0, 3).reduce<Buffer | string>((key, part) => hmac(key, part), `AWS4${credentials.secretAccessKey}`)
+  assert.equal(createHmac('sha256', hmac(signingKey, 'aws4_request')).update(String(err.StringToSign)).digest('hex'), err.SignatureProvided)
+  assert.match(amzDate, /^\d{8}T\d{6}Z$/)
+  assert.equal(Buffer.from(String(err.CanonicalRequestBytes).split(' ').map(hex => parseInt(hex, 16))).toString(), err.CanonicalRequest)
+})
 
 test('S3 NoSuchBucket: any bucket that is neither a scenario nor created', async () => {
   const err = await failure(s3.send(new ListObjectsV2Command({ Bucket: 'no-such-bucket-anywhere' })))

@@ -19,6 +19,10 @@ export interface S3Request {
   accessKeyId: string
   signingRegion: string
   signature: string
+  // SigV4's canonical request and string to sign, rebuilt from what arrived: what S3 reports when
+  // the signature does not match (https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html).
+  canonicalRequest: string
+  stringToSign: string
   amzDate: string
   securityToken: string
   query: URLSearchParams
@@ -78,13 +82,20 @@ export const s3Scenarios = {
     message: () => 'The AWS Access Key Id you provided does not exist in our records.',
     fields: req => ({ AWSAccessKeyId: req.accessKeyId })
   },
-  // localstack tests/aws/services/s3/test_s3.snapshot.json (TestS3PresignedUrl), recorded on AWS.
-  // AWS also returns StringToSign and CanonicalRequest (and their bytes): left out, see below.
+  // localstack tests/aws/services/s3/test_s3.snapshot.json (TestS3PresignedUrl), recorded on AWS:
+  // the key id, the string to sign and canonical request S3 computed, each also as bytes in hex.
   'signature-does-not-match': {
     status: 403,
     code: 'SignatureDoesNotMatch',
     message: () => 'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
-    fields: req => ({ AWSAccessKeyId: req.accessKeyId, SignatureProvided: req.signature })
+    fields: req => ({
+      AWSAccessKeyId: req.accessKeyId,
+      StringToSign: req.stringToSign,
+      SignatureProvided: req.signature,
+      StringToSignBytes: hexBytes(req.stringToSign),
+      CanonicalRequest: req.canonicalRequest,
+      CanonicalRequestBytes: hexBytes(req.canonicalRequest)
+    })
   },
   // ErrorResponses.html: ExpiredToken, 400, "The provided token has expired."; S3 echoes the token.
   'expired-token': {
@@ -216,7 +227,10 @@ function parse (req: IncomingMessage): S3Request | undefined {
   if (!operation) return undefined
   // "AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-central-1/s3/aws4_request, SignedHeaders=…, Signature=…"
   const authorization = req.headers.authorization ?? ''
-  const [accessKeyId = '', , signingRegion = ''] = /Credential=([^,]+)/.exec(authorization)?.[1].split('/') ?? []
+  const credential = /Credential=([^,]+)/.exec(authorization)?.[1] ?? ''
+  const [accessKeyId = '', , signingRegion = ''] = credential.split('/')
+  const amzDate = String(req.headers['x-amz-date'] ?? '')
+  const canonical = canonicalRequest(req, url, /SignedHeaders=([^,]+)/.exec(authorization)?.[1] ?? '')
   return {
     operation,
     bucket,
@@ -226,11 +240,24 @@ function parse (req: IncomingMessage): S3Request | undefined {
     accessKeyId,
     signingRegion,
     signature: /Signature=([0-9a-f]+)/.exec(authorization)?.[1] ?? '',
-    amzDate: String(req.headers['x-amz-date'] ?? ''),
+    canonicalRequest: canonical,
+    stringToSign: ['AWS4-HMAC-SHA256', amzDate, credential.split('/').slice(1).join('/'), createHash('sha256').update(canonical).digest('hex')].join('\n'),
+    amzDate,
     securityToken: String(req.headers['x-amz-security-token'] ?? ''),
     query: url.searchParams
   }
 }
+
+// Method, path, sorted query, the signed headers with their values, their names, the payload's hash.
+function canonicalRequest (req: IncomingMessage, url: URL, signedHeaders: string): string {
+  const encode = (text: string) => encodeURIComponent(text).replace(/[!'()*]/g, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  const query = [...url.searchParams].map(([name, value]) => `${encode(name)}=${encode(value)}`).sort().join('&')
+  const headers = signedHeaders.split(';').map(name => `${name}:${String(req.headers[name] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('')
+  return [req.method, url.pathname, query, headers, signedHeaders, String(req.headers['x-amz-content-sha256'] ?? '')].join('\n')
+}
+
+// "41 57 53 34 …": how S3 spells out the bytes it signed.
+const hexBytes = (text: string) => Array.from(Buffer.from(text), byte => byte.toString(16).padStart(2, '0')).join(' ')
 
 // https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html (response syntax).
 // encoding-type=url is not served: the keys come back as they are.
