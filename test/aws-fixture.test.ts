@@ -44,6 +44,15 @@ async function failure (send: Promise<unknown>): Promise<Parsed> {
   return err as Parsed
 }
 
+// SigV4 with the test secret: a string to sign the fixture quotes back is the one the SDK signed
+// if it signs to the SDK's signature. https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html
+function signatureOf (stringToSign: string): string {
+  const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest()
+  const [date, region, service] = stringToSign.split('\n')[2].split('/')
+  const signingKey = [date, region, service, 'aws4_request'].reduce<string | Buffer>(hmac, `AWS4${credentials.secretAccessKey}`)
+  return createHmac('sha256', signingKey).update(stringToSign).digest('hex')
+}
+
 const principal = PRINCIPAL_ARN
 const listBucket = (bucket: string, context: string) => `User: ${principal} is not authorized to perform: s3:ListBucket on resource: "arn:aws:s3:::${bucket}" ${context}`
 
@@ -152,11 +161,7 @@ for (const [bucket, want] of Object.entries(s3Expected)) {
 
 test('S3 SignatureDoesNotMatch: the string to sign is the one the SDK signed', async () => {
   const err = await failure(s3.send(new ListObjectsV2Command({ Bucket: 'signature-does-not-match', Prefix: 'a b/', MaxKeys: 5 })))
-  const [, amzDate, scope] = String(err.StringToSign).split('\n')
-  const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest()
-  const signingKey = scope.split('/').slice(0, 3).reduce<Buffer | string>((key, part) => hmac(key, part), `AWS4${credentials.secretAccessKey}`)
-  assert.equal(createHmac('sha256', hmac(signingKey, 'aws4_request')).update(String(err.StringToSign)).digest('hex'), err.SignatureProvided)
-  assert.match(amzDate, /^\d{8}T\d{6}Z$/)
+  assert.equal(signatureOf(String(err.StringToSign)), err.SignatureProvided)
   assert.equal(Buffer.from(String(err.CanonicalRequestBytes).split(' ').map(hex => parseInt(hex, 16))).toString(), err.CanonicalRequest)
 })
 
@@ -241,7 +246,9 @@ const dynamoExpected: Record<DynamoScenario, { name: string, status: number, mes
   'invalid-signature': {
     name: 'InvalidSignatureException',
     status: 400,
-    message: 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.'
+    message: new RegExp('^The request signature we calculated does not match the signature you provided\\. Check your AWS Secret Access Key and signing method\\. ' +
+      'Consult the service documentation for details\\.\\n\\nThe Canonical String for this request should have been\\n\'POST\\n/\\n\\n[^]+\'\\n\\n' +
+      'The String-to-Sign should have been\\n\'AWS4-HMAC-SHA256\\n\\d{8}T\\d{6}Z\\n\\d{8}/eu-central-1/dynamodb/aws4_request\\n[0-9a-f]{64}\'\\n$')
   },
   'signature-expired': { name: 'InvalidSignatureException', status: 400, message: /^Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 15 min\.\)$/ },
   'expired-token': { name: 'ExpiredTokenException', status: 400, message: 'The security token included in the request is expired' },
@@ -288,6 +295,19 @@ test('DynamoDB AccessDeniedException spells its message "Message", the others "m
   assert.equal(denied.body.__type, 'com.amazon.coral.service#AccessDeniedException')
   const missing = await raw('no-such-table')
   assert.deepEqual(missing.body, { __type: 'com.amazonaws.dynamodb.v20120810#ResourceNotFoundException', message: 'Requested resource not found: Table: no-such-table not found' })
+})
+
+test('DynamoDB InvalidSignatureException: the String-to-Sign is the one the SDK signed', async () => {
+  let authorization = ''
+  // After signing (the finalize step), before the request goes out.
+  dynamo.middlewareStack.add(next => async args => {
+    authorization = String((args.request as { headers: Record<string, string> }).headers.authorization)
+    return next(args)
+  }, { step: 'deserialize', name: 'captureAuthorization' })
+  const err = await failure(dynamo.send(new DescribeTableCommand({ TableName: 'invalid-signature' })))
+  dynamo.middlewareStack.remove('captureAuthorization')
+  const stringToSign = /The String-to-Sign should have been\n'([^']+)'/.exec(err.message)?.[1] ?? ''
+  assert.equal(signatureOf(stringToSign), /Signature=([0-9a-f]+)/.exec(authorization)?.[1])
 })
 
 test('DynamoDB ResourceNotFoundException for a table nobody created', async () => {

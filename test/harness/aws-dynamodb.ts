@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { crc32 } from 'node:zlib'
 import { ACCOUNT_ID, deniedMessage, dynamoRequestId, type Denial } from './aws-identity.ts'
+import { signedParts } from './aws-sigv4.ts'
 
 // DynamoDB as its JSON 1.0 endpoint answers it: POST /, the operation in x-amz-target, JSON in
 // and out, x-amzn-RequestId and x-amz-crc32 (the CRC32 of the body) on every answer.
@@ -22,6 +23,9 @@ export interface DynamoRequest {
   region: string
   // The x-amz-date the request was signed with, e.g. 20260101T120000Z.
   amzDate: string
+  // What DynamoDB quotes back when the signature does not match.
+  canonicalRequest: string
+  stringToSign: string
 }
 
 interface DynamoFailure {
@@ -51,11 +55,12 @@ export const dynamoScenarios = {
   'denied-permissions-boundary': denied({ kind: 'boundary', explicit: false }),
   // dynalite index.js, recorded: an unknown access key id, or a bad session token.
   'unrecognized-client': { type: `${CORAL}UnrecognizedClientException`, message: () => 'The security token included in the request is invalid.' },
-  // dynalite index.js, recorded: the wrong secret (AWS appends the canonical request and the string
-  // to sign; left out, see below).
+  // dynalite index.js, recorded: the wrong secret, with the canonical string and the string to
+  // sign DynamoDB computed.
   'invalid-signature': {
     type: `${CORAL}InvalidSignatureException`,
-    message: () => 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.'
+    message: req => 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.' +
+      `\n\nThe Canonical String for this request should have been\n'${req.canonicalRequest}'\n\nThe String-to-Sign should have been\n'${req.stringToSign}'\n`
   },
   // dynalite index.js, recorded: "Signature expired: 20130301T000000Z is now earlier than
   // 20130609T094515Z (20130609T100015Z - 15 min.)". Here the server's clock is 20 minutes ahead.
@@ -118,7 +123,13 @@ export function answerDynamo (req: IncomingMessage, res: ServerResponse, body: s
     // dynalite index.js: a body that is not JSON.
     return send(400, { __type: `${CORAL}SerializationException` })
   }
-  const request: DynamoRequest = { operation, table: input.TableName ?? '', region, amzDate: String(req.headers['x-amz-date'] ?? '') }
+  const request: DynamoRequest = {
+    operation,
+    table: input.TableName ?? '',
+    region,
+    amzDate: String(req.headers['x-amz-date'] ?? ''),
+    ...signedParts(req, new URL(req.url ?? '/', 'http://fixture'), body)
+  }
   const failure: DynamoFailure | undefined = (dynamoScenarios as Record<string, DynamoFailure>)[request.table]
   if (failure) return send(failure.status ?? 400, { __type: failure.type, [failure.messageKey ?? 'message']: failure.message(request) })
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { PRINCIPAL_ARN, deniedMessage, s3HostId, s3RequestId, type Denial } from './aws-identity.ts'
+import { signedParts } from './aws-sigv4.ts'
 
 // S3 as a path-style REST endpoint answers it: ListObjectsV2, GetObject (whole or a byte range)
 // and HeadBucket, and, for the buckets named in `s3Scenarios`, the error S3 sends in that case.
@@ -19,8 +20,7 @@ export interface S3Request {
   accessKeyId: string
   signingRegion: string
   signature: string
-  // SigV4's canonical request and string to sign, rebuilt from what arrived: what S3 reports when
-  // the signature does not match (https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html).
+  // What S3 reports when the signature does not match.
   canonicalRequest: string
   stringToSign: string
   amzDate: string
@@ -227,10 +227,8 @@ function parse (req: IncomingMessage): S3Request | undefined {
   if (!operation) return undefined
   // "AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-central-1/s3/aws4_request, SignedHeaders=…, Signature=…"
   const authorization = req.headers.authorization ?? ''
-  const credential = /Credential=([^,]+)/.exec(authorization)?.[1] ?? ''
-  const [accessKeyId = '', , signingRegion = ''] = credential.split('/')
-  const amzDate = String(req.headers['x-amz-date'] ?? '')
-  const canonical = canonicalRequest(req, url, /SignedHeaders=([^,]+)/.exec(authorization)?.[1] ?? '')
+  const [accessKeyId = '', , signingRegion = ''] = /Credential=([^,]+)/.exec(authorization)?.[1].split('/') ?? []
+  const { canonicalRequest, stringToSign } = signedParts(req, url, '')
   return {
     operation,
     bucket,
@@ -240,20 +238,12 @@ function parse (req: IncomingMessage): S3Request | undefined {
     accessKeyId,
     signingRegion,
     signature: /Signature=([0-9a-f]+)/.exec(authorization)?.[1] ?? '',
-    canonicalRequest: canonical,
-    stringToSign: ['AWS4-HMAC-SHA256', amzDate, credential.split('/').slice(1).join('/'), createHash('sha256').update(canonical).digest('hex')].join('\n'),
-    amzDate,
+    canonicalRequest,
+    stringToSign,
+    amzDate: String(req.headers['x-amz-date'] ?? ''),
     securityToken: String(req.headers['x-amz-security-token'] ?? ''),
     query: url.searchParams
   }
-}
-
-// Method, path, sorted query, the signed headers with their values, their names, the payload's hash.
-function canonicalRequest (req: IncomingMessage, url: URL, signedHeaders: string): string {
-  const encode = (text: string) => encodeURIComponent(text).replace(/[!'()*]/g, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
-  const query = [...url.searchParams].map(([name, value]) => `${encode(name)}=${encode(value)}`).sort().join('&')
-  const headers = signedHeaders.split(';').map(name => `${name}:${String(req.headers[name] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('')
-  return [req.method, url.pathname, query, headers, signedHeaders, String(req.headers['x-amz-content-sha256'] ?? '')].join('\n')
 }
 
 // "41 57 53 34 …": how S3 spells out the bytes it signed.
