@@ -97,7 +97,8 @@ export const s3Scenarios = {
       CanonicalRequestBytes: hexBytes(req.canonicalRequest)
     })
   },
-  // ErrorResponses.html: ExpiredToken, 400, "The provided token has expired."; S3 echoes the token.
+  // ErrorResponses.html: ExpiredToken, 400, "The provided token has expired."; S3 echoes the token
+  // (recorded in awslabs/mountpoint-s3, s3_crt_client.rs parse_400_expired_token: "<Token-0>…</Token-0>").
   'expired-token': {
     status: 400,
     code: 'ExpiredToken',
