@@ -17,6 +17,32 @@ export const identity = {
   region: 'eu-central-1'
 }
 
+// How the instance is configured (ModifyInstanceMetadataOptions), and so how its IMDS fails.
+// https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-options.html
+export interface ImdsOptions {
+  // HttpEndpoint=disabled: every request is refused with 403 ("The request is not allowed or the
+  // IMDS is turned off": the HTTP error codes of instancedata-data-retrieval.html, and
+  // aws-sdk-ruby's EC2Metadata::RequestForbiddenError).
+  disabled?: boolean
+  // HttpTokens=optional also answers a GET without a token (IMDSv1); required (this fixture's
+  // default, as before these options) refuses it with 401.
+  httpTokens?: 'optional' | 'required'
+  // HttpPutResponseHopLimit=1 seen from a container: the token PUT arrives, but its answer is
+  // dropped on the extra hop, so the client sees no answer at all. GETs are not limited.
+  // https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-v2-how-it-works.html
+  tokenUnanswered?: boolean
+  // The instance profile's role; without one, iam/security-credentials/ is 404.
+  role?: string
+}
+
+// The role's credentials as IMDS serves them at iam/security-credentials/<role>:
+// https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-security-credentials.html
+export const roleCredentials = {
+  AccessKeyId: 'ASIAIMDSFIXTURE00001',
+  SecretAccessKey: 'imds-fixture-secret',
+  Token: 'imds-fixture-session-token'
+}
+
 export interface ImdsFixture {
   endpoint: string
   token: string
@@ -24,7 +50,7 @@ export interface ImdsFixture {
   stop: () => Promise<void>
 }
 
-export async function startImds (): Promise<ImdsFixture> {
+export async function startImds ({ disabled = false, httpTokens = 'required', tokenUnanswered = false, role }: ImdsOptions = {}): Promise<ImdsFixture> {
   const token = `fixture-token-${process.pid}`
   const documents: Record<string, string> = {
     '/latest/meta-data/instance-id': identity.instanceId,
@@ -44,15 +70,30 @@ export async function startImds (): Promise<ImdsFixture> {
       version: '2017-09-30'
     }, null, 2)
   }
+  if (role) {
+    const now = Date.now()
+    documents['/latest/meta-data/iam/security-credentials/'] = role
+    documents[`/latest/meta-data/iam/security-credentials/${role}`] = JSON.stringify({
+      Code: 'Success',
+      LastUpdated: new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      Type: 'AWS-HMAC',
+      ...roleCredentials,
+      Expiration: new Date(now + 6 * 3600_000).toISOString().replace(/\.\d{3}Z$/, 'Z')
+    }, null, 2)
+  }
   const requests: ImdsFixture['requests'] = []
   const server = createServer((req, res) => {
     requests.push({ method: req.method, url: req.url, headers: req.headers })
+    if (disabled) return res.writeHead(403).end()
     if (req.url === '/latest/api/token') {
       if (req.method !== 'PUT') return res.writeHead(405).end()
       if (!req.headers['x-aws-ec2-metadata-token-ttl-seconds']) return res.writeHead(400).end()
+      // The answer is lost on the way back: the connection stays open, silent, until the client gives up.
+      if (tokenUnanswered) return
       return res.writeHead(200, { 'content-type': 'text/plain' }).end(token)
     }
-    if (req.headers['x-aws-ec2-metadata-token'] !== token) return res.writeHead(401).end()
+    const tokenless = req.headers['x-aws-ec2-metadata-token'] === undefined && httpTokens === 'optional'
+    if (!tokenless && req.headers['x-aws-ec2-metadata-token'] !== token) return res.writeHead(401).end()
     const body = documents[req.url ?? '']
     if (req.method !== 'GET' || body === undefined) return res.writeHead(404).end()
     res.writeHead(200, { 'content-type': 'text/plain' }).end(body)

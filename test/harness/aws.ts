@@ -1,0 +1,52 @@
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { answerDynamo, type DynamoTables, type KeySchema } from './aws-dynamodb.ts'
+import { answerS3, s3Object, type S3Buckets } from './aws-s3.ts'
+import { LOOPBACK } from './ports.ts'
+
+// One loopback HTTP server that answers as S3 (path-style REST) and DynamoDB (JSON 1.0) do, so
+// that the checks meet AWS's real failures without an AWS account. A request with x-amz-target
+// is DynamoDB's, any other S3's. The bucket or table name picks the scenario (see s3Scenarios
+// and dynamoScenarios), so tests share one server and run in parallel; other names are
+// buckets and tables the test created, or do not exist.
+
+export interface AwsFixture {
+  endpoint: string
+  region: string
+  /** A healthy bucket holding these objects (also the objects of a get-object-denied bucket). */
+  putBucket: (name: string, objects?: Record<string, string | Buffer>) => void
+  /** A healthy on-demand table with this key schema. */
+  putTable: (name: string, schema: KeySchema) => void
+  stop: () => Promise<void>
+}
+
+export async function startAws ({ region = 'eu-central-1' }: { region?: string } = {}): Promise<AwsFixture> {
+  const buckets: S3Buckets = new Map()
+  const tables: DynamoTables = new Map()
+  const server = createServer((req, res) => {
+    let body = ''
+    req.setEncoding('utf8')
+    req.on('data', chunk => { body += chunk })
+    req.on('end', () => {
+      if (req.headers['x-amz-target']) answerDynamo(req, res, body, region, tables)
+      else answerS3(req, res, region, buckets)
+    })
+  })
+  server.listen(0, LOOPBACK)
+  await once(server, 'listening')
+  return {
+    endpoint: `http://${LOOPBACK}:${(server.address() as AddressInfo).port}`,
+    region,
+    putBucket (name, objects = {}) {
+      buckets.set(name, new Map(Object.entries(objects).map(([key, body]) => [key, s3Object(body)])))
+    },
+    putTable (name, schema) {
+      tables.set(name, { schema, created: new Date(), items: new Map() })
+    },
+    async stop () {
+      server.closeAllConnections()
+      await new Promise(resolve => server.close(resolve))
+    }
+  }
+}
