@@ -1,10 +1,6 @@
-import { resolve } from 'node:path'
-import Fastify from 'fastify'
-import fp from 'fastify-plugin'
-import app from '../app.ts'
 import type { CheckResult, Status } from '../lib/check.ts'
-import { loadConfig, type LoadOptions } from '../lib/config.ts'
-import { backendNames } from '../routes/checks.ts'
+import type { LoadOptions } from '../lib/config.ts'
+import { buildServer } from '../server.ts'
 import { printProblems } from './validate.ts'
 
 // A backend without its config section is listed as skip and does not fail the run: a course
@@ -15,27 +11,23 @@ export type CheckRow = Omit<CheckResult, 'status'> & { status: Status | 'skip' }
 // none fails, 1 when one does, 2 when the config is invalid. Each check is bounded by
 // [checks] timeout_ms, and closing the app closes every client, so the process then ends.
 export async function check (options: LoadOptions, { json }: { json: boolean }): Promise<number> {
-  const loaded = loadConfig(options)
-  if (!loaded.ok) return printProblems(loaded.problems)
-
   // Neither a listener nor a log file: run as root, this one-shot must not leave a root-owned
   // output.log that the service, running as another user, could not write.
-  const fastify = Fastify({ logger: false })
-  await fastify.register(fp(app), { loaded, logFile: resolve(options.cwd, loaded.config.log.file) })
+  const { fastify, loaded, close } = await buildServer(options, { log: false })
   let rows: CheckRow[]
   try {
+    if (!loaded.ok) return printProblems(loaded.problems)
     await fastify.ready()
-    rows = await Promise.all(backendNames.map(async name => {
-      const backend = fastify.backends.get(name)!
+    rows = await Promise.all(fastify.backends.all.map(async backend => {
       const result = await backend.check()
-      return backend.configured ? result : { ...result, status: 'skip' as const }
+      return backend.state === 'not_configured' ? { ...result, status: 'skip' as const } : result
     }))
   } finally {
-    await fastify.close()
+    await close()
   }
 
   const colour = process.stdout.isTTY && process.stdout.hasColors()
-  process.stdout.write(json ? JSON.stringify(rows, null, 2) + '\n' : renderTable(rows, loaded.file, colour))
+  process.stdout.write(json ? JSON.stringify(rows, null, 2) + '\n' : renderTable(rows, loaded.file ?? '', colour))
   return rows.some(row => row.status === 'fail') ? 1 : 0
 }
 

@@ -42,7 +42,7 @@ export default fp(async function metrics (fastify) {
   })
 
   // Read at scrape time from the latest result of each backend: scraping runs no check.
-  const latest = () => [...fastify.backends.values()].flatMap(backend => backend.last ? [backend.last] : [])
+  const latest = () => fastify.backends.all.flatMap(backend => backend.last ? [backend.last] : [])
   registry.registerMetric(new Gauge({
     name: 'suaicloudapp_check_up',
     help: 'Latest check result per backend: 1 pass or warn, 0 fail',
@@ -65,4 +65,4 @@ export default fp(async function metrics (fastify) {
   }))
 
   fastify.decorate('metrics', registry)
-}, { name: 'metrics', dependencies: ['config'] })
+}, { name: 'metrics', dependencies: ['backends'] })

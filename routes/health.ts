@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { version } from '../lib/version.ts'
 import { formatQuery, wantsJson } from './negotiate.ts'
@@ -6,7 +7,7 @@ import { formatQuery, wantsJson } from './negotiate.ts'
 // must not make an Auto Scaling group replace every instance. It fails only when this
 // instance cannot or should not serve: its config is broken, it is shutting down, or a lab
 // switch (POST /demo/health/fail) failed it on purpose.
-export default async function healthRoutes (fastify: FastifyInstance) {
+async function healthRoutes (fastify: FastifyInstance) {
   const problems = fastify.config.problems.map(problem => problem.message)
   // Probes arrive every few seconds; they must not flood output.log: only warnings and errors of
   // this route are logged, through one logger made once. Fastify's default, a child logger per
@@ -37,3 +38,5 @@ export default async function healthRoutes (fastify: FastifyInstance) {
     return `unhealthy: ${reason}${notes.map(note => `\n${note}`).join('')}${notes.length ? '\n' : ''}`
   })
 }
+
+export default fp(healthRoutes, { name: 'health-routes', dependencies: ['config', 'demo'], encapsulate: true })

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadConfig, type LoadedConfig } from '../lib/config.ts'
+import { backends } from '../plugins/backends.ts'
 import { makeTempDir, workDir } from './helper.ts'
 
 const seed = `[server]
@@ -28,7 +29,7 @@ partition_key = 'id'
 
 async function load (toml: string | Buffer, env: NodeJS.ProcessEnv = {}) {
   const cwd = await workDir(toml)
-  return { cwd, loaded: loadConfig({ cwd, env, programDir: cwd }) }
+  return { cwd, loaded: loadConfig({ cwd, env, programDir: cwd }, backends) }
 }
 
 function messages (loaded: LoadedConfig): string[] {
@@ -65,29 +66,29 @@ test('lookup order: --config, then SUAI_CONFIG, then ./config.toml, then next to
   const programDir = await makeTempDir('program')
   await writeFile(join(programDir, 'config.toml'), '[server]\nport = 1001\n')
   const port = (loaded: LoadedConfig) => loaded.ok ? loaded.config.server.port : undefined
-  assert.equal(port(loadConfig({ cwd, env: {}, programDir })), 1001)
+  assert.equal(port(loadConfig({ cwd, env: {}, programDir }, backends)), 1001)
 
   await writeFile(join(cwd, 'config.toml'), '[server]\nport = 1002\n')
-  assert.equal(port(loadConfig({ cwd, env: {}, programDir })), 1002)
+  assert.equal(port(loadConfig({ cwd, env: {}, programDir }, backends)), 1002)
 
   await mkdir(join(cwd, 'etc'))
   await writeFile(join(cwd, 'etc', 'env.toml'), '[server]\nport = 1003\n')
-  assert.equal(port(loadConfig({ cwd, env: { SUAI_CONFIG: 'etc/env.toml' }, programDir })), 1003)
+  assert.equal(port(loadConfig({ cwd, env: { SUAI_CONFIG: 'etc/env.toml' }, programDir }, backends)), 1003)
 
   await writeFile(join(cwd, 'etc', 'flag.toml'), '[server]\nport = 1004\n')
-  assert.equal(port(loadConfig({ cwd, path: 'etc/flag.toml', env: { SUAI_CONFIG: 'etc/env.toml' }, programDir })), 1004)
+  assert.equal(port(loadConfig({ cwd, path: 'etc/flag.toml', env: { SUAI_CONFIG: 'etc/env.toml' }, programDir }, backends)), 1004)
 })
 
 test('no config anywhere names every place looked and what to do', async () => {
   const cwd = await makeTempDir('none')
-  const [message] = messages(loadConfig({ cwd, env: {}, programDir: cwd }))
+  const [message] = messages(loadConfig({ cwd, env: {}, programDir: cwd }, backends))
   assert.match(message, /config file not found: looked for .*config\.toml/)
   assert.match(message, /--config PATH/)
 })
 
 test('a missing --config file is an error, not a fallback to ./config.toml', async () => {
   const cwd = await workDir(seed)
-  const [message] = messages(loadConfig({ cwd, path: 'other.toml', env: {}, programDir: cwd }))
+  const [message] = messages(loadConfig({ cwd, path: 'other.toml', env: {}, programDir: cwd }, backends))
   assert.match(message, /other\.toml \(from --config\)/)
 })
 
@@ -167,10 +168,10 @@ test('a bad environment value names the variable', async () => {
 test('a broken config still yields a readable host and port to serve /health on', async () => {
   const { loaded } = await load("[server]\nhost = '127.0.0.1'\nport = 9191\n[database]\nport = 'x'\n")
   assert.ok(!loaded.ok)
-  assert.deepEqual(loaded.fallback.server, { host: '127.0.0.1', port: 9191, drain_ms: 5000 })
+  assert.deepEqual(loaded.config.server, { host: '127.0.0.1', port: 9191, drain_ms: 5000 })
   const { loaded: unreadable } = await load('[server]\nport = 99999\n')
   assert.ok(!unreadable.ok)
-  assert.deepEqual(unreadable.fallback.server, { host: '0.0.0.0', port: 8080, drain_ms: 5000 })
+  assert.deepEqual(unreadable.config.server, { host: '0.0.0.0', port: 8080, drain_ms: 5000 })
 })
 
 test('a UTF-8 BOM and CRLF line ends are accepted', async () => {

@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { TestContext } from 'node:test'
-import { buildServer } from '../server.ts'
+import { buildServer, type BuildOptions } from '../server.ts'
 import { makeTempDir } from './harness/process.ts'
 import { freePort } from './harness/ports.ts'
 
@@ -84,10 +84,11 @@ export async function startCli (t: TestContext, args: string[], { cwd, env = cle
   return { url, child, output: () => output, stop }
 }
 
-// The app as the server builds it (real logger, real output.log), for inject().
-export async function buildApp (t: TestContext, toml: string, env: NodeJS.ProcessEnv = {}) {
+// The app as the server builds it (real logger, real output.log), for inject(). `env` is all
+// the environment the app sees; `options` bring a test's own DNS, metadata client or backends.
+export async function buildApp (t: TestContext, toml: string, env: NodeJS.ProcessEnv = {}, options: BuildOptions = {}) {
   const cwd = await workDir(toml)
-  const built = await buildServer({ cwd, env, programDir: cwd })
+  const built = await buildServer({ cwd, env, programDir: cwd }, options)
   t.after(() => built.close())
   await built.fastify.ready()
   return { ...built, cwd, logFile: built.fastify.config.logFile }

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfig } from '../lib/config.ts'
+import { backends } from '../plugins/backends.ts'
 import { root } from './helper.ts'
 import { startDynamo, startMariadb, startRedis, startS3 } from './harness/index.ts'
 
 // `npm run stack`: the servers the tests use, on the ports config.local.toml names, so every
 // endpoint can be tried on a laptop. Runs until Ctrl-C.
 const file = join(root, 'config.local.toml')
-const loaded = loadConfig({ path: file, cwd: root, env: {}, programDir: root })
+const loaded = loadConfig({ path: file, cwd: root, env: {}, programDir: root }, backends)
 if (!loaded.ok) throw new Error(loaded.problems.map(problem => problem.message).join('\n'))
 const { database, redis, s3, dynamodb } = loaded.config
 const portOf = (endpoint = '') => Number(new URL(endpoint).port)
