@@ -1,6 +1,6 @@
 import type { CheckResult, Status } from '../lib/check.ts'
 import type { LoadOptions } from '../lib/config.ts'
-import { buildServer } from '../server.ts'
+import { buildServer, type BuildOptions } from '../server.ts'
 import { printProblems } from './validate.ts'
 
 // A backend without its config section is listed as skip and does not fail the run: a course
@@ -11,24 +11,29 @@ export type CheckRow = Omit<CheckResult, 'status'> & { status: Status | 'skip' }
 // none fails, 1 when one does, 2 when the config is invalid. Each check is bounded by
 // [checks] timeout_ms, and closing the app closes every client, so the process then ends.
 export async function check (options: LoadOptions, { json }: { json: boolean }): Promise<number> {
-  // Neither a listener nor a log file: run as root, this one-shot must not leave a root-owned
-  // output.log that the service, running as another user, could not write.
-  const { fastify, loaded, close } = await buildServer(options, { log: false })
-  let rows: CheckRow[]
-  try {
-    if (!loaded.ok) return printProblems(loaded.problems)
-    await fastify.ready()
-    rows = await Promise.all(fastify.backends.all.map(async backend => {
-      const result = await backend.check()
-      return backend.state === 'not_configured' ? { ...result, status: 'skip' as const } : result
-    }))
-  } finally {
-    await close()
-  }
-
+  const { loaded, rows } = await checkAll(options)
+  if (!loaded.ok) return printProblems(loaded.problems)
   const colour = process.stdout.isTTY && process.stdout.hasColors()
   process.stdout.write(json ? JSON.stringify(rows, null, 2) + '\n' : renderTable(rows, loaded.file ?? '', colour))
   return rows.some(row => row.status === 'fail') ? 1 : 0
+}
+
+// Every backend of the list checked once; no row at all while the config has problems.
+export async function checkAll (options: LoadOptions, build: BuildOptions = {}) {
+  // Neither a listener nor a log file: run as root, this one-shot must not leave a root-owned
+  // output.log that the service, running as another user, could not write.
+  const { fastify, loaded, close } = await buildServer(options, { ...build, log: false })
+  try {
+    if (!loaded.ok) return { loaded, rows: [] }
+    await fastify.ready()
+    const rows = await Promise.all(fastify.backends.all.map(async (backend): Promise<CheckRow> => {
+      const result = await backend.check()
+      return backend.state === 'not_configured' ? { ...result, status: 'skip' } : result
+    }))
+    return { loaded, rows }
+  } finally {
+    await close()
+  }
 }
 
 const ANSI: Record<CheckRow['status'], string> = { pass: '32', warn: '33', fail: '31', skip: '2' }

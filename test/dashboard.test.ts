@@ -5,12 +5,12 @@ import { join } from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { buildApp, makeTempDir, root } from './helper.ts'
 import { closedPort, startDynamo, startRedis, startS3, type DynamoHandle, type PortHandle, type RedisHandle, type S3Handle } from './harness/index.ts'
-import { identity, startImds, useImds, type ImdsFixture } from './imds-fixture.ts'
+import { identity, imdsEnv, startImds, type ImdsFixture } from './imds-fixture.ts'
 
 // The dashboard as a student sees it: the app with real backends on loopback, the page in
 // Debian's Chromium (never a downloaded one), every card read back from the rendered page.
 
-// Only a test that points it at the fixture (useImds) lets the app ask a metadata service.
+// Only a test that points it at the fixture (imdsEnv) lets the app ask a metadata service.
 process.env.AWS_EC2_METADATA_DISABLED = 'true'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -38,9 +38,6 @@ before(async () => {
       executablePath: CHROMIUM, args: chromiumArgs, viewport: { width: 1280, height: 900 }
     }))
   ])
-  process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId
-  process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey
-  delete process.env.AWS_REGION
   await s3.createBucket('empty')
 })
 
@@ -74,7 +71,7 @@ dbname = 'seed'
 
 test('GET / shows every backend, the instance and the demo switches, and keeps a history', async t => {
   // The page shows the identity of the fixture's instance; the AWS checks take its region.
-  useImds(t, imds.endpoint)
+  const env = { ...imdsEnv(imds.endpoint), AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey }
   const { fastify } = await buildApp(t, `[checks]
 timeout_ms = 1000
 ${database()}[redis]
@@ -89,7 +86,7 @@ partition_key = 'id'
 endpoint = '${dynamo.endpoint}'
 [demo]
 enabled = true
-`)
+`, env)
   const url = await fastify.listen({ host: '127.0.0.1', port: 0 })
 
   const res = await fastify.inject('/')

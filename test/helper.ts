@@ -85,10 +85,11 @@ export async function startCli (t: TestContext, args: string[], { cwd, env = cle
 }
 
 // The app as the server builds it (real logger, real output.log), for inject(). `env` is all
-// the environment the app sees; `options` bring a test's own DNS, metadata client or backends.
+// the environment the app sees, with the metadata service off unless it says otherwise;
+// `options` bring a test's own DNS, metadata client or backends.
 export async function buildApp (t: TestContext, toml: string, env: NodeJS.ProcessEnv = {}, options: BuildOptions = {}) {
   const cwd = await workDir(toml)
-  const built = await buildServer({ cwd, env, programDir: cwd }, options)
+  const built = await buildServer({ cwd, env: { AWS_EC2_METADATA_DISABLED: 'true', ...env }, programDir: cwd }, options)
   t.after(() => built.close())
   await built.fastify.ready()
   return { ...built, cwd, logFile: built.fastify.config.logFile }
