@@ -46,6 +46,13 @@ export function unknownSection (context: ProblemContext, section: string): Confi
   return problem(context, section, undefined, `unknown section [${name(section)}]${suggest(section, known)}; known sections: ${known.join(', ')}`)
 }
 
+// A key = value line before any [section] header.
+export function keyOutsideSections (context: ProblemContext, key: string): ConfigProblem {
+  const owners = Object.keys(context.sections).filter(section => keySchema(context.sections, section, key))
+  const fix = owners.length > 0 ? `move it under ${owners.map(section => `[${section}]`).join(' or ')}` : `known sections: ${Object.keys(context.sections).join(', ')}`
+  return problem(context, key, undefined, `key ${name(key)} is outside any section; every key belongs under a [section] header: ${fix}`)
+}
+
 export function unknownKey (context: ProblemContext, section: string, key: string): ConfigProblem {
   const keys = Object.keys(context.sections[section].properties)
   return problem(context, section, key, `unknown key ${section}.${name(key)}${suggest(key, keys)}; [${section}] takes ${keys.join(', ')}`)
@@ -70,7 +77,7 @@ export function schemaProblem (context: ProblemContext, section: string, error: 
   // A whole section is described, never shown: it may hold a password.
   const shown = context.secretKeys.includes(dotted) ? '' : ` (got ${key === undefined ? kind(value) : render(value)})`
   const expected = key === undefined
-    ? `must be a table: write it as a [${section}] header followed by key = value lines`
+    ? `must be a table: write it as a [${section}] header followed by key = value lines${Array.isArray(value) ? ` ([[${section}]] makes an array of tables)` : ''}`
     : expectation(error, keySchema(context.sections, section, key)?.description ?? key)
   const fromEnv = key !== undefined && context.env[envName(section, key)] !== undefined
   if (fromEnv) return { message: `${envName(section, key)}: ${dotted} ${expected}${shown}`, section, key }

@@ -5,7 +5,7 @@ import { Ajv, type ValidateFunction } from 'ajv'
 import type { TObject } from '@sinclair/typebox'
 import type { BackendList } from './backend.ts'
 import { AppSections, secretKeys, sectionSchemas, type Config } from './config-schema.ts'
-import { envName, excerpt, floatForInteger, keySchema, lineIndex, schemaProblem, unknownKey, unknownSection, type ConfigProblem, type ProblemContext } from './config-problems.ts'
+import { envName, excerpt, floatForInteger, keyOutsideSections, keySchema, lineIndex, schemaProblem, unknownKey, unknownSection, type ConfigProblem, type ProblemContext } from './config-problems.ts'
 import { secretValues } from './secrets.ts'
 
 export type { Config, ConfigProblem }
@@ -107,7 +107,8 @@ export function loadConfig<const List extends BackendList> (options: LoadOptions
 
   const context: ProblemContext = { file, lines: lineIndex(text), sections, secretKeys: secrets, env: options.env }
   const data = withEnvOverrides(raw, options.env, sections)
-  const problems = Object.keys(raw).filter(section => !sections[section]).map(section => unknownSection(context, section))
+  const problems = Object.entries(raw).filter(([section]) => !sections[section])
+    .map(([section, value]) => isTable(value) ? unknownSection(context, section) : keyOutsideSections(context, section))
   const config: Table = {}
   for (const [section, schema] of Object.entries(sections)) {
     const given = data[section]

@@ -1,6 +1,6 @@
 import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildApp, cleanEnv, eventually, freePort, startCli, workDir } from './helper.ts'
+import { buildApp, cleanEnv, configToml, eventually, freePort, startCli, workDir } from './helper.ts'
 import type { BuildOptions } from '../server.ts'
 import { createLookup } from '../lib/lookup.ts'
 import {
@@ -46,11 +46,7 @@ interface Sections {
 }
 
 function toml (sections: Sections): string {
-  const lines = [`[checks]\ntimeout_ms = ${TIMEOUT_MS}\ncache_ms = 0\n[aws]\nregion = 'us-east-1'`]
-  for (const [name, values] of Object.entries(sections)) {
-    lines.push(`[${name}]`, ...Object.entries(values as object).map(([key, value]) => `${key} = ${JSON.stringify(value)}`))
-  }
-  return lines.join('\n') + '\n'
+  return configToml({ checks: { timeout_ms: TIMEOUT_MS, cache_ms: 0 }, aws: { region: 'us-east-1' }, ...sections })
 }
 
 const env = (): NodeJS.ProcessEnv => ({ AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' })

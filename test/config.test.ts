@@ -205,3 +205,26 @@ test('boolean keys take true/false from the environment', async () => {
   const { loaded: bad } = await load("[redis]\nhost = 'r'\n", { SUAI_REDIS_TLS: 'yes' })
   assert.match(messages(bad)[0], /^SUAI_REDIS_TLS: redis\.tls must be a boolean/)
 })
+
+test('a float where an integer belongs is a type error, though TOML would read 8080.0 as 8080', async () => {
+  const { loaded } = await load('[server]\nport = 8080.0\n[checks]\ntimeout_ms = 1e3\n')
+  const [port, timeout] = messages(loaded)
+  assert.match(port, /config\.toml:2: server\.port must be a whole number: TCP port, 1-65535 \(got 8080\.0, a float; write 8080 without the decimal point\)/)
+  assert.match(timeout, /config\.toml:4: checks\.timeout_ms must be a whole number: .*\(got 1000\.0, a float; write 1000 without the decimal point\)/)
+  assert.equal(loaded.config.server.port, 8080, 'the broken key falls back to its default')
+})
+
+test('keys outside any section and [[array]] tables are named with their line', async () => {
+  const { loaded } = await load("port = 8080\n[server]\nhost = 'h'\n[[database]]\nhost = 'x'\n")
+  const [outside, array] = messages(loaded)
+  assert.match(outside, /config\.toml:1: key port is outside any section; every key belongs under a \[section\] header: move it under \[server\] or \[database\] or \[redis\]/)
+  assert.match(array, /config\.toml:4: database must be a table: write it as a \[database\] header followed by key = value lines \(\[\[database\]\] makes an array of tables\) \(got an array\)/)
+})
+
+test('a problem names its section, key and line, so the section alone is left out', async () => {
+  const { loaded } = await load("[server]\nhots = 'x'\n[database]\nhost = 'h'\nuser = 'u'\ndbname = 'd'\n[redis]\nport = 'x'\n")
+  assert.equal(loaded.ok, false)
+  assert.deepEqual(loaded.problems.map(({ section, key, line }) => [section, key, line]), [['server', 'hots', 2], ['redis', 'host', 7], ['redis', 'port', 8]])
+  assert.equal(loaded.config.database?.host, 'h', 'a valid section is kept')
+  assert.equal(loaded.config.redis, undefined, 'a backend section with problems is left out')
+})

@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { TestContext } from 'node:test'
+import { stringify } from 'smol-toml'
 import { buildServer, type BuildOptions } from '../server.ts'
 import { makeTempDir } from './harness/process.ts'
 import { freePort } from './harness/ports.ts'
@@ -27,6 +28,12 @@ export function cleanEnv (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     if (!key.startsWith('SUAI_') && !key.startsWith('AWS_')) env[key] = value
   }
   return { ...env, AWS_EC2_METADATA_DISABLED: 'true', ...extra }
+}
+
+// config.toml's text for these sections, written by the TOML library the app reads it with,
+// so every value (a quote or a backslash in a password) arrives as it was given.
+export function configToml (sections: Record<string, Record<string, unknown> | undefined>): string {
+  return stringify(Object.fromEntries(Object.entries(sections).filter(([, section]) => section !== undefined)))
 }
 
 // A fresh working directory holding config.toml (or `name`) with this text.
