@@ -116,7 +116,7 @@ export function loadConfig<const List extends BackendList> (options: LoadOptions
     const checked = checkSection(context, section, schema, given ?? {}, floats)
     problems.push(...checked.problems)
     if (checked.problems.length === 0) config[section] = checked.value
-    else if (appSections[section]) config[section] = salvage(schema, given, checked.problems)
+    else if (hasDefault(section)) config[section] = salvage(schema, given, checked.problems.map(problem => problem.key))
   }
   return {
     ok: problems.length === 0,
@@ -133,7 +133,7 @@ function unreadable<List extends BackendList> (file: string | undefined, message
   const data = withEnvOverrides({}, options.env, sections)
   const config: Table = {}
   for (const section of Object.keys(appSections)) {
-    if (hasDefault(section)) config[section] = salvage(sections[section], data[section], [])
+    if (hasDefault(section)) config[section] = salvage(sections[section], data[section])
   }
   return { ok: false, file, config: config as Config<List>, problems: [{ message }], logFile: logFileOf(config, options), secrets: secretValues(secrets, {}, data, options.env) }
 }
@@ -157,13 +157,16 @@ function checkSection (context: ProblemContext, section: string, schema: TObject
   return { value, problems }
 }
 
-// An app section with problems: its keys that have none, the defaults for the rest.
-function salvage (schema: TObject, given: unknown, problems: ConfigProblem[]): Table {
-  const bad = new Set(problems.map(problem => problem.key))
-  const kept = isTable(given) && problems.every(problem => problem.key !== undefined)
-    ? Object.fromEntries(Object.entries(given).filter(([key]) => !bad.has(key) && key in schema.properties))
-    : {}
-  validatorFor(schema)(kept)
+// An app section with problems: its keys that are valid and have no problem, the defaults for
+// the rest.
+function salvage (schema: TObject, given: unknown, withProblems: Array<string | undefined> = []): Table {
+  const validate = validatorFor(schema)
+  const kept: Table = isTable(given) ? Object.fromEntries(Object.entries(given).filter(([key]) => key in schema.properties && !withProblems.includes(key))) : {}
+  while (!validate(kept)) {
+    const bad = (validate.errors ?? []).map(error => error.instancePath.split('/')[1]).filter(key => key !== undefined && key in kept)
+    if (bad.length === 0) break
+    for (const key of bad) delete kept[key]
+  }
   return kept
 }
 

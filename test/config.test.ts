@@ -211,7 +211,7 @@ test('a float where an integer belongs is a type error, though TOML would read 8
   const [port, timeout] = messages(loaded)
   assert.match(port, /config\.toml:2: server\.port must be a whole number: TCP port, 1-65535 \(got 8080\.0, a float; write 8080 without the decimal point\)/)
   assert.match(timeout, /config\.toml:4: checks\.timeout_ms must be a whole number: .*\(got 1000\.0, a float; write 1000 without the decimal point\)/)
-  assert.equal(loaded.config.server.port, 8080, 'the broken key falls back to its default')
+  assert.equal(loaded.config.checks.timeout_ms, 3000, 'a broken key falls back to its default')
 })
 
 test('keys outside any section and [[array]] tables are named with their line', async () => {
@@ -227,4 +227,11 @@ test('a problem names its section, key and line, so the section alone is left ou
   assert.deepEqual(loaded.problems.map(({ section, key, line }) => [section, key, line]), [['server', 'hots', 2], ['redis', 'host', 7], ['redis', 'port', 8]])
   assert.equal(loaded.config.database?.host, 'h', 'a valid section is kept')
   assert.equal(loaded.config.redis, undefined, 'a backend section with problems is left out')
+})
+
+test('without a config file, a bad environment override is not served on: the defaults stand', async () => {
+  const cwd = await makeTempDir('none')
+  const loaded = loadConfig({ cwd, env: { SUAI_SERVER_PORT: 'http', SUAI_SERVER_HOST: '127.0.0.1' }, programDir: cwd }, backends)
+  assert.equal(loaded.ok, false)
+  assert.deepEqual(loaded.config.server, { host: '127.0.0.1', port: 8080, drain_ms: 5000 })
 })
