@@ -1,14 +1,20 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { BackendList } from './lib/backend.ts'
+import type { LoadedConfig } from './lib/config.ts'
 import access from './plugins/access.ts'
-import configPlugin, { type ConfigPluginOptions } from './plugins/config.ts'
-import database from './plugins/database.ts'
-import dynamodb from './plugins/dynamodb.ts'
+import backends from './plugins/backends.ts'
+import configPlugin from './plugins/config.ts'
+import demo from './plugins/demo.ts'
+import environmentPlugin, { type Environment } from './plugins/environment.ts'
 import metrics from './plugins/metrics.ts'
-import redis from './plugins/redis.ts'
-import s3 from './plugins/s3.ts'
 import routes from './routes/index.ts'
 
-export type AppOptions = ConfigPluginOptions
+export interface AppOptions {
+  loaded: LoadedConfig
+  // The backends to check: the list of plugins/backends.ts, the one the config was loaded with.
+  backends: BackendList
+  environment: Environment
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -58,12 +64,11 @@ export default async function app (fastify: FastifyInstance, options: AppOptions
     return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no endpoint ${request.method} ${path}; endpoints: ${list}` })
   })
 
-  await fastify.register(configPlugin, options)
+  await fastify.register(configPlugin, { loaded: options.loaded })
+  await fastify.register(environmentPlugin, options.environment)
   await fastify.register(access)
-  await fastify.register(database)
-  await fastify.register(redis)
-  await fastify.register(s3)
-  await fastify.register(dynamodb)
+  await fastify.register(backends, { list: options.backends })
+  await fastify.register(demo)
   await fastify.register(metrics)
   await fastify.register(routes)
 }

@@ -1,10 +1,14 @@
-import { resolve } from 'node:path'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import app from './app.ts'
+import type { BackendList } from './lib/backend.ts'
 import { loadConfig, type Config, type LoadedConfig, type LoadOptions } from './lib/config.ts'
+import { createImds } from './lib/imds.ts'
 import { createLogger } from './lib/logger.ts'
+import { createLookup } from './lib/lookup.ts'
 import { versionLine } from './lib/version.ts'
+import { backends as allBackends } from './plugins/backends.ts'
+import type { Environment } from './plugins/environment.ts'
 
 export interface Built {
   fastify: FastifyInstance
@@ -18,19 +22,28 @@ export interface Built {
   shutdown: () => Promise<void>
 }
 
-// The configured app with its logger, not yet listening (tests inject into it).
-export async function buildServer (options: LoadOptions): Promise<Built> {
-  const loaded = loadConfig(options)
-  const { log, server: listen } = loaded.ok ? loaded.config : loaded.fallback
-  const logFile = resolve(options.cwd, log.file)
-  const { logger, close: closeLog } = createLogger(logFile, log, loaded.secrets)
+export interface BuildOptions extends Partial<Omit<Environment, 'env'>> {
+  // The backends to check; the list of plugins/backends.ts unless a test brings its own.
+  backends?: BackendList
+  // False for a one-shot command: no log file, no log.
+  log?: boolean
+}
 
-  if (!loaded.ok) {
+// The configured app with its logger, not yet listening (tests inject into it). The one way
+// the app is assembled, for serve and for check.
+export async function buildServer (options: LoadOptions, { backends = allBackends, log: logging = true, imds, lookup }: BuildOptions = {}): Promise<Built> {
+  const loaded = loadConfig(options, backends)
+  const { log, server: listen } = loaded.config
+  const { logger, close: closeLog } = logging
+    ? createLogger(loaded.logFile, log, loaded.secrets)
+    : { logger: undefined, close: async () => {} }
+
+  if (logger) {
     for (const problem of loaded.problems) logger.error({ file: loaded.file }, problem.message)
   }
 
   const fastify = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
+    ...(logger ? { loggerInstance: logger as FastifyBaseLogger } : { logger: false }),
     // app.ts writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     // Longer than the ALB's 60 s idle timeout, so the load balancer, not us, closes idle
@@ -40,7 +53,8 @@ export async function buildServer (options: LoadOptions): Promise<Built> {
     requestTimeout: 30_000
   })
   // fp: the app's decorators and handlers belong to the root instance the server owns.
-  await fastify.register(fp(app), { loaded, logFile })
+  const environment = { env: options.env, imds: imds ?? createImds({ env: options.env }), lookup: lookup ?? createLookup() }
+  await fastify.register(fp(app), { loaded, backends, environment })
   const close = async () => {
     await fastify.close()
     await closeLog()

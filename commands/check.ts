@@ -1,11 +1,7 @@
-import { resolve } from 'node:path'
-import Fastify from 'fastify'
-import fp from 'fastify-plugin'
-import app from '../app.ts'
 import type { CheckResult, Status } from '../lib/check.ts'
-import { loadConfig, type LoadOptions } from '../lib/config.ts'
-import { backendNames } from '../routes/checks.ts'
-import { showProgress } from './progress.ts'
+import type { LoadOptions } from '../lib/config.ts'
+import { buildServer, type BuildOptions } from '../server.ts'
+import { showProgress, type Progress } from './progress.ts'
 import { printProblems } from './validate.ts'
 
 // A backend without its config section is listed as skip and does not fail the run: a course
@@ -16,33 +12,37 @@ export type CheckRow = Omit<CheckResult, 'status'> & { status: Status | 'skip' }
 // none fails, 1 when one does, 2 when the config is invalid. Each check is bounded by
 // [checks] timeout_ms, and closing the app closes every client, so the process then ends.
 export async function check (options: LoadOptions, { json }: { json: boolean }): Promise<number> {
-  const loaded = loadConfig(options)
+  // A dumb terminal cannot move its cursor.
+  const live = process.stdout.isTTY && process.env.TERM !== 'dumb' && !json
+  const { loaded, rows } = await checkAll(options, {}, live ? names => showProgress(names, process.stdout) : undefined)
   if (!loaded.ok) return printProblems(loaded.problems)
+  const colour = process.stdout.isTTY && process.stdout.hasColors()
+  process.stdout.write(json ? JSON.stringify(rows, null, 2) + '\n' : renderTable(rows, loaded.file ?? '', colour))
+  return rows.some(row => row.status === 'fail') ? 1 : 0
+}
 
+// Every backend of the list checked once; no row at all while the config has problems.
+// `watch` shows each row as it comes.
+export async function checkAll (options: LoadOptions, build: BuildOptions = {}, watch?: (names: string[]) => Progress) {
   // Neither a listener nor a log file: run as root, this one-shot must not leave a root-owned
   // output.log that the service, running as another user, could not write.
-  const fastify = Fastify({ logger: false })
-  await fastify.register(fp(app), { loaded, logFile: resolve(options.cwd, loaded.config.log.file) })
-  let rows: CheckRow[]
-  // A dumb terminal cannot move its cursor.
-  const progress = process.stdout.isTTY && process.env.TERM !== 'dumb' && !json ? showProgress(backendNames, process.stdout) : undefined
+  const { fastify, loaded, close } = await buildServer(options, { ...build, log: false })
+  let progress: Progress | undefined
   try {
+    if (!loaded.ok) return { loaded, rows: [] }
     await fastify.ready()
-    rows = await Promise.all(backendNames.map(async name => {
-      const backend = fastify.backends.get(name)!
+    progress = watch?.(fastify.backends.all.map(backend => backend.definition.name))
+    const rows = await Promise.all(fastify.backends.all.map(async (backend): Promise<CheckRow> => {
       const result = await backend.check()
-      const row = backend.configured ? result : { ...result, status: 'skip' as const }
+      const row: CheckRow = backend.state === 'not_configured' ? { ...result, status: 'skip' } : result
       progress?.done(row)
       return row
     }))
+    return { loaded, rows }
   } finally {
     progress?.erase()
-    await fastify.close()
+    await close()
   }
-
-  const colour = process.stdout.isTTY && process.stdout.hasColors()
-  process.stdout.write(json ? JSON.stringify(rows, null, 2) + '\n' : renderTable(rows, loaded.file, colour))
-  return rows.some(row => row.status === 'fail') ? 1 : 0
 }
 
 const ANSI: Record<CheckRow['status'], string> = { pass: '32', warn: '33', fail: '31', skip: '2' }

@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { findConfigFile, isPacked, loadConfig, type LoadOptions } from '../lib/config.ts'
+import { findConfigFile, loadConfig, type LoadOptions } from '../lib/config.ts'
+import { isPacked } from '../lib/program.ts'
+import { backends } from '../plugins/backends.ts'
 
 const SERVICE = 'suaicloudapp'
 const UNIT_FILE = `/etc/systemd/system/${SERVICE}.service`
@@ -26,7 +28,8 @@ export function installService (options: LoadOptions, { user, dryRun }: { user?:
     systemctl('restart', SERVICE)
   ]
   // A broken config still gets a service: serve answers /health with 503 and the problems.
-  const loaded = loadConfig({ ...options, path: file })
+  // Loaded from the service's working directory, where its log file will be.
+  const loaded = loadConfig({ ...options, path: file, cwd: dirname(file) }, backends)
   if (!loaded.ok) process.stderr.write(`suaicloudapp: warning: ${file} has problems; the service answers /health with 503 until they are fixed (see suaicloudapp validate)\n`)
   if (dryRun) return printSteps('install', steps)
 
@@ -34,8 +37,7 @@ export function installService (options: LoadOptions, { user, dryRun }: { user?:
   if (refused) return fail(refused)
   const failed = perform(steps)
   if (failed !== undefined) return failed
-  const logFile = resolve(dirname(file), (loaded.ok ? loaded.config : loaded.fallback).log.file)
-  process.stdout.write(`${SERVICE} is installed and running${user ? ` as ${user}` : ''}; status: systemctl status ${SERVICE}, logs: journalctl -u ${SERVICE} and ${logFile}\n`)
+  process.stdout.write(`${SERVICE} is installed and running${user ? ` as ${user}` : ''}; status: systemctl status ${SERVICE}, logs: journalctl -u ${SERVICE} and ${loaded.logFile}\n`)
   return 0
 }
 

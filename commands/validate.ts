@@ -1,12 +1,13 @@
 import { loadConfig, type ConfigProblem, type LoadOptions } from '../lib/config.ts'
-import { backendNames } from '../routes/checks.ts'
+import { backends } from '../plugins/backends.ts'
 
 // Checks the config without touching a backend: exit 0 when valid, 2 when not.
 export function validate (options: LoadOptions): number {
-  const loaded = loadConfig(options)
+  const loaded = loadConfig(options, backends)
   if (!loaded.ok) return printProblems(loaded.problems)
-  const configured = backendNames.filter(name => loaded.config[name])
-  const missing = backendNames.filter(name => !loaded.config[name])
+  const names = backends.map(backend => backend.name)
+  const configured = names.filter(name => loaded.config[name])
+  const missing = names.filter(name => !loaded.config[name])
   process.stdout.write(`${loaded.file}: valid\nchecks configured: ${configured.join(', ') || 'none'}${missing.length ? `; not configured: ${missing.join(', ')}` : ''}\n`)
   return 0
 }

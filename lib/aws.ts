@@ -1,17 +1,17 @@
-import type { FastifyBaseLogger } from 'fastify'
-import { CheckFailure, type BackendDeps, type CheckContext } from './check.ts'
-import type { Config } from './config.ts'
-import { imds } from './imds.ts'
-import { lookup } from './lookup.ts'
+import type { BackendDeps } from './backend.ts'
+import { CheckFailure, type CheckContext } from './check.ts'
 
 // What the S3 and DynamoDB checks share: client options that bound every request, and the
-// reading of the SDK's errors. Credentials come from the SDK's default chain: on EC2 that is
-// the instance profile, fetched from the instance metadata service.
+// reading of the SDK's errors. Credentials come from the environment the app was given, else
+// from the SDK's default chain: on EC2 that is the instance profile, fetched from the instance
+// metadata service.
 
-export function clientOptions (config: Config, endpoint: string | undefined, { timeoutMs, log }: BackendDeps) {
+export function clientOptions (endpoint: string | undefined, deps: BackendDeps) {
+  const { awsRegion, env, timeoutMs, lookup } = deps
   return {
-    // [aws] region, else AWS_REGION (the SDK reads it), else the region of this EC2 instance.
-    region: config.aws?.region ?? (process.env.AWS_REGION ? undefined : instanceRegion(log)),
+    // [aws] region, else AWS_REGION, else the region of this EC2 instance.
+    region: awsRegion ?? env.AWS_REGION ?? instanceRegion(deps),
+    ...credentialsFrom(env),
     // A local S3- or DynamoDB-compatible server; AWS_ENDPOINT_URL_S3 / _DYNAMODB work too.
     ...(endpoint ? { endpoint } : {}),
     // The SDK has no timeout of its own and retries three times by default; a check has one budget.
@@ -29,7 +29,7 @@ export function clientOptions (config: Config, endpoint: string | undefined, { t
 
 // The region from the instance identity document, said once in the log. Without one it throws
 // the SDK's own "Region is missing", which classifyAws turns into the [aws] region hint.
-function instanceRegion (log: FastifyBaseLogger) {
+function instanceRegion ({ imds, log }: BackendDeps) {
   let told = false
   return async () => {
     const { instance } = await imds.lookup()
@@ -38,6 +38,13 @@ function instanceRegion (log: FastifyBaseLogger) {
     told = true
     return instance.region
   }
+}
+
+// Keys in the environment the app was given; without them, the SDK's default chain (on EC2:
+// the instance profile).
+function credentialsFrom (env: NodeJS.ProcessEnv) {
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env
+  return accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey, sessionToken } } : {}
 }
 
 export interface AwsError {

@@ -1,19 +1,16 @@
-import fp from 'fastify-plugin'
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import type { Config } from './config-schema.ts'
-import { hint as hintFor, type HintContext, type HintKey } from './hints.ts'
+import { hint as hintFor, type HintContext, type HintKey, type Hints } from './hints.ts'
 
-// What every backend check shares: the timeout, the timing, the stage it had reached,
-// turning any exception into a result, and the hints. A check never throws and never hangs.
+// The check engine: the timeout, single flight and cache, the stage reached, one retry on a
+// kept connection that went stale, and turning any exception into a result. It knows no
+// backend and no HTTP. A check never throws and never hangs.
 
-export type BackendName = 'database' | 'redis' | 's3' | 'dynamodb'
 export type Status = 'pass' | 'warn' | 'fail'
 export type Stage =
   | 'config' | 'credentials' | 'dns' | 'connect' | 'tls' | 'auth' | 'database'
   | 'cluster' | 'permission' | 'not_found' | 'region' | 'schema' | 'request'
 
 export interface CheckResult {
-  backend: BackendName
+  backend: string
   status: Status
   // The stage that failed, or the last one reached.
   stage: Stage
@@ -41,29 +38,40 @@ export interface CheckContext {
   detail: (key: string, value: unknown) => void
 }
 
-// The config section (plus the region for AWS), for messages and hints.
-type SectionFacts = { host?: string, port?: number, [key: string]: unknown }
+// The part of a pino logger a check writes to.
+export interface CheckLog {
+  debug: (facts: object, message: string) => void
+  info: (facts: object, message: string) => void
+  warn: (facts: object, message: string) => void
+}
 
-export interface CheckOptions extends BackendDeps {
-  backend: BackendName
-  section: SectionFacts
+export interface CheckOptions {
+  backend: string
+  // The config section, for messages and hints.
+  section: { host?: string, port?: number, endpoint?: string, [key: string]: unknown }
+  // The backend's own hints; they win over the general ones.
+  hints?: Hints
+  log: CheckLog
+  timeoutMs: number
+  // A finished result is served again for this long.
+  cacheMs: number
+  scrub: (text: string) => string
   // Turns a backend's own error into a CheckFailure; undefined when it does not know it.
-  classify: (err: unknown, stage: Stage) => CheckFailure | undefined
+  classify?: (err: unknown, stage: Stage) => CheckFailure | undefined
   // Called after a failure or a timeout so the next check starts from a fresh connection.
   // Synchronous on purpose: it must not wait on the very connection that hung.
-  reset: () => void
+  reset?: () => void
   // True for an error of a kept connection that the backend dropped since the last check (it
   // restarted, or failed over): the check then runs once more on a fresh connection.
   isStale?: (err: unknown) => boolean
 }
 
+export type CheckBody = (ctx: CheckContext) => Promise<void>
+
 // A check function that runs `body` bounded by the timeout. Concurrent callers share the run in
 // flight, and a finished result is reused for cacheMs, so a probe flood never becomes a query
 // flood on the backend.
-export function defineCheck (
-  options: CheckOptions,
-  body: (ctx: CheckContext) => Promise<void>
-): () => Promise<CheckResult> {
+export function defineCheck (options: CheckOptions, body: CheckBody): () => Promise<CheckResult> {
   let inFlight: Promise<CheckResult> | undefined
   let last: { result: CheckResult, at: number } | undefined
   return () => {
@@ -87,8 +95,8 @@ function logOutcome ({ backend, log }: CheckOptions, result: CheckResult, previo
   else log.info(facts, text)
 }
 
-async function runBounded (options: CheckOptions, body: (ctx: CheckContext) => Promise<void>): Promise<CheckResult> {
-  const { backend, section, timeoutMs, log, scrub, classify, reset, isStale } = options
+async function runBounded (options: CheckOptions, body: CheckBody): Promise<CheckResult> {
+  const { backend, section, hints, timeoutMs, log, scrub, classify, reset = () => {}, isStale } = options
   const started = performance.now()
   const controller = new AbortController()
   const warnings: string[] = []
@@ -127,7 +135,7 @@ async function runBounded (options: CheckOptions, body: (ctx: CheckContext) => P
       failure = timeoutFailure(backend, stage, timeoutMs, section)
     }
   } catch (err) {
-    failure = err instanceof CheckFailure ? err : classify(err, stage) ?? networkFailure(err) ?? unknownFailure(err, stage)
+    failure = err instanceof CheckFailure ? err : classify?.(err, stage) ?? networkFailure(err) ?? unknownFailure(err, stage)
     if (!(err instanceof CheckFailure)) log.debug({ err, stage }, 'check error')
   } finally {
     clearTimeout(timer)
@@ -137,7 +145,7 @@ async function runBounded (options: CheckOptions, body: (ctx: CheckContext) => P
     // A connection that failed or hung is not to be trusted with the next check.
     reset()
     // What the check observed (the region it resolved, say) refines the hint.
-    const hint = failure.hintKey && hintFor(failure.hintKey, { ...section, ...details, backend, ...failure.hintContext } as HintContext)
+    const hint = failure.hintKey && hintFor(failure.hintKey, { ...section, ...details, backend, ...failure.hintContext }, hints)
     return { backend, status: 'fail', stage: failure.stage, message: scrub(failure.message), hint: hint && scrub(hint), warnings, durationMs, details }
   }
   const status: Status = warnings.length > 0 ? 'warn' : 'pass'
@@ -145,8 +153,8 @@ async function runBounded (options: CheckOptions, body: (ctx: CheckContext) => P
   return { backend, status, stage, message: scrub(message), warnings: warnings.map(scrub), durationMs, details }
 }
 
-function timeoutFailure (backend: BackendName, stage: Stage, timeoutMs: number, section: SectionFacts): CheckFailure {
-  const target = section.host ? ` ${section.host}:${section.port}` : section.endpoint ? ` at ${String(section.endpoint)}` : ''
+function timeoutFailure (backend: string, stage: Stage, timeoutMs: number, section: CheckOptions['section']): CheckFailure {
+  const target = section.host ? ` ${section.host}:${section.port}` : section.endpoint ? ` at ${section.endpoint}` : ''
   // A TLS handshake nobody answers is a server that does not speak TLS: it waits for a plain command.
   const key: HintKey = stage === 'connect' || stage === 'dns' ? 'connect_timeout' : stage === 'tls' ? 'tls_expected' : 'request_timeout'
   return new CheckFailure(stage, `no answer from ${backend}${target} within ${timeoutMs} ms (during ${stage})`, key)
@@ -195,76 +203,4 @@ export function networkFailure (err: unknown): CheckFailure | undefined {
 function unknownFailure (err: unknown, stage: Stage): CheckFailure {
   const message = err instanceof Error ? err.message : String(err)
   return new CheckFailure(stage, message.split('\n')[0] || 'unknown error')
-}
-
-export interface Backend {
-  check: () => Promise<CheckResult>
-  close: () => Promise<void>
-}
-
-// What the app hands every backend factory, and through it every check.
-export interface BackendDeps {
-  log: FastifyBaseLogger
-  timeoutMs: number
-  // A finished result is served again for this long.
-  cacheMs: number
-  scrub: (text: string) => string
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    backends: Map<BackendName, RegisteredBackend>
-  }
-}
-
-// Keys each section needs, for the "not configured" answer.
-const requiredKeys: Record<BackendName, string> = {
-  database: 'host, port, user, password, dbname',
-  redis: 'host, port',
-  s3: 'bucket (and region in [aws])',
-  dynamodb: 'table, partition_key (and region in [aws])'
-}
-
-// As the routes see a backend: whether it has a config section, and its latest result (for
-// /metrics, which reports what the checks found without running them).
-export type RegisteredBackend = Backend & { configured: boolean, last?: CheckResult }
-
-function notConfigured (backend: BackendName): RegisteredBackend {
-  return {
-    configured: false,
-    check: async () => ({
-      backend,
-      status: 'fail',
-      stage: 'config',
-      message: `[${backend}] is not configured`,
-      hint: `add a [${backend}] section with ${requiredKeys[backend]} to config.toml (or set SUAI_${backend.toUpperCase()}_* variables), then restart`,
-      warnings: [],
-      durationMs: 0,
-      details: {}
-    }),
-    close: async () => {}
-  }
-}
-
-// The one shape of a backend plugin: build the backend from its config section (or a
-// "not configured" stand-in), decorate, register it for the routes, close it with the server.
-export function backendPlugin<Name extends BackendName, B extends Backend> (
-  name: Name,
-  create: (config: Config, deps: BackendDeps) => B | undefined
-) {
-  return fp(async function plugin (fastify: FastifyInstance) {
-    const { values, scrub } = fastify.config
-    const created = values && create(values, { log: fastify.log.child({ backend: name }), timeoutMs: values.checks.timeout_ms, cacheMs: values.checks.cache_ms, scrub })
-    const backend: RegisteredBackend = created
-      ? {
-          configured: true,
-          check: async () => { backend.last = await created.check(); return backend.last },
-          close: created.close
-        }
-      : notConfigured(name)
-    fastify.decorate(name as string, backend)
-    if (!fastify.hasDecorator('backends')) fastify.decorate('backends', new Map())
-    fastify.backends.set(name, backend)
-    fastify.addHook('onClose', () => backend.close())
-  }, { name, dependencies: ['config'] })
 }

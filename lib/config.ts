@@ -1,25 +1,29 @@
 import { readFileSync, existsSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
-import envSchema from 'env-schema'
+import { join, resolve } from 'node:path'
 import { parse, TomlError } from 'smol-toml'
-import { closest, distance } from 'fastest-levenshtein'
-import { Ajv, type ErrorObject } from 'ajv'
-import { ConfigSchema, secretKeys, type Config } from './config-schema.ts'
+import { Ajv, type ValidateFunction } from 'ajv'
+import type { TObject } from '@sinclair/typebox'
+import type { BackendList } from './backend.ts'
+import { AppSections, secretKeys, sectionSchemas, type Config } from './config-schema.ts'
+import { envName, excerpt, floatForInteger, keyOutsideSections, keySchema, lineIndex, schemaProblem, unknownKey, unknownSection, type ConfigProblem, type ProblemContext } from './config-problems.ts'
+import { secretValues } from './secrets.ts'
 
-export type { Config }
+export type { Config, ConfigProblem }
 
-export interface ConfigProblem {
-  message: string
-  // The offending line of the file with a caret under the column (syntax errors only).
-  excerpt?: string
-}
-
-export type LoadedConfig = (
-  | { ok: true, file: string, config: Config }
-  // `fallback` is how a server with a broken config still listens and logs, to answer
-  // /health with the problems: the configured host and port where readable, else defaults.
-  | { ok: false, file?: string, problems: ConfigProblem[], fallback: Pick<Config, 'server' | 'log'> }
-) & {
+// config.toml, read and validated section by section: a section with problems does not take
+// the others down. An app section with problems keeps its keys that are valid and the defaults
+// of the rest (so a broken [server] still names the port to answer /health on, and its token
+// still guards /logs); a backend section with problems is left out of `config` and its
+// problems answer on its endpoint.
+export interface LoadedConfig<C extends Config = Config> {
+  // True when there is no problem at all.
+  ok: boolean
+  // The config.toml in use, when one was found.
+  file?: string
+  config: C
+  problems: ConfigProblem[]
+  // Absolute path of the log file: [log] file, relative to the working directory.
+  logFile: string
   // Values that must never appear in a log line, a response or an error text.
   secrets: string[]
 }
@@ -34,18 +38,24 @@ export interface LoadOptions {
 }
 
 type Table = Record<string, unknown>
-type ObjectSchema = { properties: Record<string, { type?: string, description?: string, properties?: unknown }> }
 
-// env-schema's own instance coerces types; a string where a number belongs is a mistake to
-// report, not to coerce.
+// A string where a number belongs is a mistake to report, not to coerce.
 const ajv = new Ajv({ allErrors: true, useDefaults: true, removeAdditional: true, coerceTypes: false })
-const sections = (ConfigSchema as unknown as ObjectSchema).properties
-// Anywhere on the line: an inline table or a dotted key puts the secret's key mid-line.
-const SECRET_LINE = /(password|token|secret)\w*["']?\s*=/i
-
-export function envName (section: string, key: string): string {
-  return `SUAI_${section}_${key}`.toUpperCase()
+// Sections the app cannot do without; the others ([aws] and the backends) are optional.
+const appSections = AppSections.properties as unknown as Record<string, TObject>
+const validators = new WeakMap<TObject, ValidateFunction>()
+// A section's own validator. Its default ({} for the app's sections) is applied by the loader:
+// Ajv has no use for a default at a schema's root.
+function validatorFor (schema: TObject): ValidateFunction {
+  let validate = validators.get(schema)
+  if (!validate) {
+    const { default: _, ...section } = schema as TObject & { default?: unknown }
+    validate = ajv.compile(section)
+    validators.set(schema, validate)
+  }
+  return validate
 }
+const hasDefault = (section: string) => (appSections[section] as { default?: unknown } | undefined)?.default !== undefined
 
 export function findConfigFile ({ path, cwd, env, programDir }: LoadOptions): { file: string } | { problem: string } {
   const explicit = path ?? env.SUAI_CONFIG
@@ -61,9 +71,11 @@ export function findConfigFile ({ path, cwd, env, programDir }: LoadOptions): { 
     : { problem: `config file not found: looked for ${candidates.join(' and ')}; copy config.toml next to suaicloudapp (see README) or pass --config PATH` }
 }
 
-export function loadConfig (options: LoadOptions): LoadedConfig {
+export function loadConfig<const List extends BackendList> (options: LoadOptions, backends: List): LoadedConfig<Config<List>> {
+  const sections = sectionSchemas(backends)
+  const secrets = secretKeys(sections)
   const found = findConfigFile(options)
-  if ('problem' in found) return failed(undefined, [{ message: found.problem }], {}, options.env)
+  if ('problem' in found) return unreadable(undefined, found.problem, options, sections, secrets)
   const { file } = found
 
   let text: string
@@ -76,76 +88,108 @@ export function loadConfig (options: LoadOptions): LoadedConfig {
     const message = code === 'ERR_ENCODING_INVALID_ENCODED_DATA'
       ? `${file}: not valid UTF-8 text; save it as UTF-8 (is it a binary, or in another encoding?)`
       : `${file}: cannot read the config file (${code}); check that it is a readable file`
-    return failed(file, [{ message }], {}, options.env)
+    return unreadable(file, message, options, sections, secrets)
   }
 
   let raw: Table
+  const floats = new Set<string>()
   try {
-    raw = parse(text) as Table
+    // Integers as BigInt, so that a float (8080.0) is still told from an integer. One beyond
+    // 64 bits is parsed again as numbers, for the parser's own error that names the line.
+    raw = parse(text, { integersAsBigInt: true })
+    if (!numbersOf(raw, floats)) parse(text)
   } catch (err) {
     if (!(err instanceof TomlError)) throw err
     const reason = err.message.split('\n')[0].replace(/^Invalid TOML document: /, '')
-    return failed(file, [{
-      message: `${file}:${err.line}:${err.column}: TOML syntax error: ${reason}; fix that line (strings need quotes, one key per line, [section] headers)`,
-      excerpt: excerpt(text, err.line, err.column)
-    }], {}, options.env)
+    const message = `${file}:${err.line}:${err.column}: TOML syntax error: ${reason}; fix that line (strings need quotes, one key per line, [section] headers)`
+    return { ...unreadable(file, message, options, sections, secrets), problems: [{ message, line: err.line, excerpt: excerpt(text, err.line, err.column) }] }
   }
 
-  const lines = lineIndex(text)
-  const problems = unknownKeys(raw, file, lines)
-  const data = withEnvOverrides(raw, options.env)
-  try {
-    const config = validate(data)
-    if (problems.length === 0) return { ok: true, file, config, secrets: secretValues(raw, options.env) }
-  } catch (err) {
-    const errors = (err as { errors?: ErrorObject[] }).errors ?? []
-    problems.push(...errors.map(error => schemaProblem(error, data, file, lines, options.env)))
+  const context: ProblemContext = { file, lines: lineIndex(text), sections, secretKeys: secrets, env: options.env }
+  const data = withEnvOverrides(raw, options.env, sections)
+  const problems = Object.entries(raw).filter(([section]) => !sections[section])
+    .map(([section, value]) => isTable(value) ? unknownSection(context, section) : keyOutsideSections(context, section))
+  const config: Table = {}
+  for (const [section, schema] of Object.entries(sections)) {
+    const given = data[section]
+    if (given === undefined && !hasDefault(section)) continue
+    const checked = checkSection(context, section, schema, given ?? {}, floats)
+    problems.push(...checked.problems)
+    if (checked.problems.length === 0) config[section] = checked.value
+    else if (hasDefault(section)) config[section] = salvage(schema, given, checked.problems.map(problem => problem.key))
   }
-  return failed(file, problems, raw, options.env)
+  return {
+    ok: problems.length === 0,
+    file,
+    config: config as Config<List>,
+    problems,
+    logFile: logFileOf(config, options),
+    secrets: secretValues(secrets, raw, data, options.env)
+  }
 }
 
-function failed (file: string | undefined, problems: ConfigProblem[], data: Table, env: NodeJS.ProcessEnv): LoadedConfig {
-  const { server, log } = validate({})
-  const given = withEnvOverrides(data, env).server as Table | undefined
-  if (typeof given?.host === 'string' && given.host !== '') server.host = given.host
-  if (Number.isInteger(given?.port) && (given!.port as number) >= 1 && (given!.port as number) <= 65535) server.port = given!.port as number
-  // A token the file sets keeps guarding /logs even while another key is broken.
-  if (typeof given?.admin_token === 'string' && given.admin_token.length >= 16) server.admin_token = given.admin_token
-  return { ok: false, file, problems, fallback: { server, log }, secrets: secretValues(data, env) }
+// A config file that could not be found, read or parsed: every section at its defaults.
+function unreadable<List extends BackendList> (file: string | undefined, message: string, options: LoadOptions, sections: Record<string, TObject>, secrets: string[]): LoadedConfig<Config<List>> {
+  const data = withEnvOverrides({}, options.env, sections)
+  const config: Table = {}
+  for (const section of Object.keys(appSections)) {
+    if (hasDefault(section)) config[section] = salvage(sections[section], data[section])
+  }
+  return { ok: false, file, config: config as Config<List>, problems: [{ message }], logFile: logFileOf(config, options), secrets: secretValues(secrets, {}, data, options.env) }
 }
 
-function validate (data: Table): Config {
-  return envSchema<Config>({
-    // structuredClone: env-schema writes into the schema it is given.
-    schema: structuredClone(ConfigSchema),
-    data,
-    env: false,
-    ajv
-  })
+function logFileOf (config: Table, { cwd }: LoadOptions): string {
+  return resolve(cwd, (config.log as { file: string }).file)
 }
 
-function unknownKeys (raw: Table, file: string, lines: Map<string, number>): ConfigProblem[] {
-  const problems: ConfigProblem[] = []
-  for (const [section, value] of Object.entries(raw)) {
-    const known = sections[section]
-    if (!known) {
-      problems.push({ message: `${where(file, lines, section)}unknown section [${name(section)}]${suggest(section, Object.keys(sections))}; known sections: ${Object.keys(sections).join(', ')}` })
-      continue
+function checkSection (context: ProblemContext, section: string, schema: TObject, given: unknown, floats: Set<string>): { value?: Table, problems: ConfigProblem[] } {
+  if (!isTable(given)) return { problems: [schemaProblem(context, section, { instancePath: '', keyword: 'type', params: { type: 'object' } }, given)] }
+  const problems = Object.keys(given).filter(key => !(key in schema.properties)).map(key => unknownKey(context, section, key))
+  for (const [key, value] of Object.entries(given)) {
+    if (floats.has(`${section}.${key}`) && keySchema(context.sections, section, key)?.type === 'integer' && Number.isInteger(value)) {
+      problems.push(floatForInteger(context, section, key, value as number))
     }
-    if (!isTable(value)) continue // the schema reports the wrong type
-    const keys = Object.keys(known.properties as Table)
-    for (const key of Object.keys(value)) {
-      if (!keys.includes(key)) {
-        problems.push({ message: `${where(file, lines, section, key)}unknown key ${section}.${name(key)}${suggest(key, keys)}; [${section}] takes ${keys.join(', ')}` })
+  }
+  // structuredClone: the validator writes the defaults into what it is given.
+  const value = structuredClone(given)
+  const validate = validatorFor(schema)
+  if (!validate(value)) problems.push(...(validate.errors ?? []).map(error => schemaProblem(context, section, error, value)))
+  return { value, problems }
+}
+
+// An app section with problems: its keys that are valid and have no problem, the defaults for
+// the rest.
+function salvage (schema: TObject, given: unknown, withProblems: Array<string | undefined> = []): Table {
+  const validate = validatorFor(schema)
+  const kept: Table = isTable(given) ? Object.fromEntries(Object.entries(given).filter(([key]) => key in schema.properties && !withProblems.includes(key))) : {}
+  while (!validate(kept)) {
+    const bad = (validate.errors ?? []).map(error => error.instancePath.split('/')[1]).filter(key => key !== undefined && key in kept)
+    if (bad.length === 0) break
+    for (const key of bad) delete kept[key]
+  }
+  return kept
+}
+
+// TOML integers arrive as BigInt: numbers again from here on (in place, without recursion: a
+// file may nest thousands deep), with the paths of the floats noted. False when an integer
+// does not fit in 64 bits.
+function numbersOf (root: Table, floats: Set<string>): boolean {
+  const pending: Array<[Table | unknown[], string]> = [[root, '']]
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [node, path] = next
+    for (const [key, value] of Object.entries(node)) {
+      const at = path ? `${path}.${key}` : key
+      if (typeof value === 'bigint') {
+        if (BigInt.asIntN(64, value) !== value) return false
+        ;(node as Table)[key] = Number(value)
+      } else if (typeof value === 'number') {
+        floats.add(at)
+      } else if (Array.isArray(value) || isTable(value)) {
+        pending.push([value, at])
       }
     }
   }
-  return problems
-}
-
-function suggest (word: string, candidates: string[]): string {
-  const best = closest(word, candidates)
-  return distance(word, best) <= Math.max(2, Math.floor(best.length / 3)) ? ` — did you mean ${best}?` : ''
+  return true
 }
 
 // SUAI_<SECTION>_<KEY> overrides the file. Values arrive as text and are read as a number or a
@@ -158,7 +202,7 @@ function fromEnvText (value: string, type: string | undefined): unknown {
   return value
 }
 
-function withEnvOverrides (raw: Table, env: NodeJS.ProcessEnv): Table {
+function withEnvOverrides (raw: Table, env: NodeJS.ProcessEnv, sections: Record<string, TObject>): Table {
   const data: Table = { ...raw }
   for (const [section, schema] of Object.entries(sections)) {
     for (const [key, keySchema] of Object.entries(schema.properties as Record<string, { type?: string }>)) {
@@ -174,133 +218,6 @@ function withEnvOverrides (raw: Table, env: NodeJS.ProcessEnv): Table {
   return data
 }
 
-function schemaProblem (error: ErrorObject, data: Table, file: string, lines: Map<string, number>, env: NodeJS.ProcessEnv): ConfigProblem {
-  const path = error.instancePath.split('/').filter(Boolean)
-  if (error.keyword === 'required') {
-    const missing = String(error.params.missingProperty)
-    const section = path[0]
-    const description = sectionKeyDescription(section, missing)
-    return {
-      message: section
-        ? `${where(file, lines, section)}missing key ${section}.${missing} (${description}); add it under [${section}] or set ${envName(section, missing)}`
-        : `${file}: missing section [${missing}]`
-    }
-  }
-  const [section, key] = path
-  const dotted = path.join('.')
-  const fromEnv = key !== undefined && env[envName(section, key)] !== undefined
-  const origin = fromEnv ? `${envName(section, key)}: ` : where(file, lines, section, key)
-  const value = path.reduce<unknown>((node, part) => (node as Table | undefined)?.[part], data)
-  // A whole section is described, never shown: it may hold a password.
-  const shown = secretKeys.includes(dotted) ? '' : ` (got ${key === undefined ? kind(value) : render(value)})`
-  const expected = key === undefined
-    ? 'must be a table: write it as a [' + section + '] header followed by key = value lines'
-    : expectation(error, sectionKeyDescription(section, key))
-  return { message: `${origin}${dotted} ${expected}${shown}` }
-}
-
-function expectation (error: ErrorObject, description: string): string {
-  switch (error.keyword) {
-    case 'type': return `must be ${error.params.type === 'integer' ? 'a whole number' : `a ${error.params.type}`}: ${description}`
-    case 'minimum':
-    case 'maximum': return `is out of range: ${description}`
-    case 'minLength': return Number(error.params.limit) > 1 ? `is too short: ${description}` : `must not be empty: ${description}`
-    case 'maxLength': return `is too long: ${description}`
-    case 'enum': return `must be one of ${(error.params.allowedValues as string[]).join(', ')}`
-    default: return `${error.message}: ${description}`
-  }
-}
-
-function sectionKeyDescription (section: string, key: string): string {
-  const keySchema = (sections[section]?.properties as Record<string, { description?: string }> | undefined)?.[key]
-  return keySchema?.description ?? key
-}
-
-// The first line of each key ("server.port") and section header ("[server]"), found in one
-// pass: a file with thousands of problems must not be searched once per problem.
-function lineIndex (text: string): Map<string, number> {
-  const index = new Map<string, number>()
-  let current = ''
-  text.split(/\r?\n/).forEach((source, i) => {
-    const line = source.trim()
-    const header = /^\[\s*([^\]\s]+)\s*\]/.exec(line)
-    if (header) current = header[1]
-    const assigned = header ? undefined : /^["']?([\w.-]+)["']?\s*=/.exec(line)?.[1]
-    const full = header ? `[${current}]` : assigned && (current ? `${current}.${assigned}` : assigned)
-    if (full && !index.has(full)) index.set(full, i + 1)
-  })
-  return index
-}
-
-// "file:line: " for a key (or a section) whose line is known, else "file: ".
-function where (file: string, lines: Map<string, number>, section: string, key?: string): string {
-  const line = key === undefined ? lines.get(`[${section}]`) ?? lines.get(section) : lines.get(`${section}.${key}`)
-  return line ? `${file}:${line}: ` : `${file}: `
-}
-
-// A window of the line around the column (a line can be megabytes long), printable.
-function excerpt (text: string, line: number, column: number): string {
-  const source = text.split(/\r?\n/)[line - 1] ?? ''
-  // Never echo a secret, even a mistyped one.
-  const shown = SECRET_LINE.test(source) ? source.replace(/=.*/, '= [redacted]') : source
-  const start = Math.max(0, column - 61)
-  const before = start > 0 ? '…' : ''
-  const after = start + 120 < shown.length ? '…' : ''
-  return `${String(line).padStart(4)} | ${before}${printable(shown.slice(start, start + 120))}${after}\n     | ${' '.repeat(before.length + Math.max(0, column - 1 - start))}^`
-}
-
-// A value as a message shows it: in TOML's words where JSON has none, printable, short.
-function render (value: unknown): string {
-  if (value instanceof Date) return `the date ${JSON.stringify(value)}, which needs quotes to be a string`
-  if (typeof value === 'number' && !Number.isFinite(value)) return Number.isNaN(value) ? 'nan' : value > 0 ? 'inf' : '-inf'
-  return name(JSON.stringify(value))
-}
-
-function kind (value: unknown): string {
-  return Array.isArray(value) ? 'an array' : value instanceof Date ? 'a date' : `a ${typeof value}`
-}
-
-// A key, section or value from the file: control characters as their Unicode pictures (a
-// terminal would act on an ESC), one for one so a caret below keeps its column; at most 80.
-function name (text: string): string {
-  const shown = printable(text)
-  return shown.length > 80 ? `${shown.slice(0, 80)}… (${shown.length} characters)` : shown
-}
-
-function printable (text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, c => String.fromCharCode(c === '\u007f' ? 0x2421 : 0x2400 + c.charCodeAt(0)))
-}
-
-function isTable (value: unknown): value is Table {
+export function isTable (value: unknown): value is Table {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date)
-}
-
-// Secret values from the file, its environment overrides and the AWS credentials in the
-// environment. Very short values are left out: scrubbing "ab" would mangle every log line.
-function secretValues (data: Table, env: NodeJS.ProcessEnv): string[] {
-  const merged = withEnvOverrides(data, env)
-  const values = [
-    // Both the file's value and its override: the one not in use is still a secret.
-    ...secretKeys.flatMap(key => {
-      const [section, name] = key.split('.')
-      return [data, merged].map(source => (source[section] as Table | undefined)?.[name])
-    }),
-    env.AWS_SECRET_ACCESS_KEY,
-    env.AWS_SESSION_TOKEN
-  ]
-  return [...new Set(values.map(value => typeof value === 'number' ? String(value) : value)
-    .filter((value): value is string => typeof value === 'string' && value.length >= 4))]
-}
-
-export function programDir (): string {
-  // In a packed executable argv[1] is not a script; the executable's own folder is the place.
-  return isPacked() ? dirname(process.execPath) : dirname(resolve(process.argv[1] ?? '.'))
-}
-
-// True inside the built executable. Bun's single-file executable runs its entry script from the
-// file system embedded in the binary, so argv[1] is /$bunfs/root/…, never a file on disk:
-// https://bun.com/docs/bundler/executables
-export function isPacked (): boolean {
-  return process.argv[1]?.startsWith('/$bunfs/') ?? false
 }

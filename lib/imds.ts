@@ -22,7 +22,7 @@ export interface InstanceLookup {
 
 export interface ImdsOptions {
   // Read on every lookup, so AWS_EC2_METADATA_DISABLED and _SERVICE_ENDPOINT work as for the SDK.
-  env?: NodeJS.ProcessEnv
+  env: NodeJS.ProcessEnv
   requestTimeoutMs?: number
   lookupTimeoutMs?: number
   // How long "not on EC2" stands before it is asked again (in the background).
@@ -50,7 +50,7 @@ interface Entry {
 // A lookup never throws and is bounded by lookupTimeoutMs. The first one waits for the
 // service; later ones answer from the cache at once, and an expired "not on EC2" is refreshed
 // behind the caller's back, so a dashboard refresh never waits on an absent service.
-export function createImds ({ env = process.env, requestTimeoutMs = 300, lookupTimeoutMs = 1000, retryAfterMs = 60_000 }: ImdsOptions = {}) {
+export function createImds ({ env, requestTimeoutMs = 300, lookupTimeoutMs = 1000, retryAfterMs = 60_000 }: ImdsOptions) {
   // By endpoint: a changed AWS_EC2_METADATA_SERVICE_ENDPOINT is a different service.
   const cache = new Map<string, Entry>()
 
@@ -80,9 +80,6 @@ export function createImds ({ env = process.env, requestTimeoutMs = 300, lookupT
 }
 
 export type Imds = ReturnType<typeof createImds>
-
-// The process's own: what it finds holds for the life of the process.
-export const imds = createImds()
 
 async function fetchIdentity (endpoint: string, requestTimeoutMs: number, lookupTimeoutMs: number): Promise<InstanceLookup> {
   const whole = AbortSignal.timeout(lookupTimeoutMs)

@@ -12,13 +12,8 @@ type Callback = (err: NodeJS.ErrnoException | null, address: string | LookupAddr
 
 const RESOLVER_TIMEOUT_MS = 2000
 
+// /etc/hosts, read once: it is the machine's, not the app's.
 let hosts: Map<string, LookupAddress[]> | undefined
-// The DNS servers to ask; unset: the system's, from /etc/resolv.conf.
-let servers: string[] | undefined
-
-export function useDnsServers (list: string[] | undefined): void {
-  servers = list
-}
 
 function hostsFile (): Map<string, LookupAddress[]> {
   if (hosts) return hosts
@@ -37,7 +32,7 @@ function hostsFile (): Map<string, LookupAddress[]> {
 // Both families at once. A name that exists in neither is ENOTFOUND; a DNS server that did not
 // answer is EAI_AGAIN, as getaddrinfo says it. (Search domains of resolv.conf are not applied:
 // AWS endpoints are full names.)
-function resolveBoth (hostname: string): Promise<{ addresses: LookupAddress[], code?: string }> {
+function resolveBoth (hostname: string, servers: string[] | undefined): Promise<{ addresses: LookupAddress[], code?: string }> {
   const resolver = new Resolver({ timeout: RESOLVER_TIMEOUT_MS, tries: 1 })
   if (servers) resolver.setServers(servers)
   const query = (family: 4 | 6) => new Promise<{ addresses: LookupAddress[], code?: string }>(resolve => {
@@ -53,19 +48,24 @@ function resolveBoth (hostname: string): Promise<{ addresses: LookupAddress[], c
   }))
 }
 
-export function lookup (hostname: string, options: LookupOptions, callback: Callback): void {
-  const reply = (addresses: LookupAddress[], code = 'ENOTFOUND') => {
-    const wanted = addresses.filter(entry => !options.family || entry.family === options.family)
-    if (wanted.length === 0) {
-      const err: NodeJS.ErrnoException = new Error(`getaddrinfo ${code} ${hostname}`)
-      err.code = code
-      callback(err, options.all ? [] : '')
-    } else if (options.all) callback(null, wanted)
-    else callback(null, wanted[0].address, wanted[0].family)
+// `servers`: the DNS servers to ask (host:port); unset, the system's from /etc/resolv.conf.
+export function createLookup (servers?: string[]) {
+  return function lookup (hostname: string, options: LookupOptions, callback: Callback): void {
+    const reply = (addresses: LookupAddress[], code = 'ENOTFOUND') => {
+      const wanted = addresses.filter(entry => !options.family || entry.family === options.family)
+      if (wanted.length === 0) {
+        const err: NodeJS.ErrnoException = new Error(`getaddrinfo ${code} ${hostname}`)
+        err.code = code
+        callback(err, options.all ? [] : '')
+      } else if (options.all) callback(null, wanted)
+      else callback(null, wanted[0].address, wanted[0].family)
+    }
+    const family = isIP(hostname)
+    if (family) return reply([{ address: hostname, family }])
+    const known = hostsFile().get(hostname.toLowerCase())
+    if (known) return reply(known)
+    resolveBoth(hostname, servers).then(({ addresses, code }) => reply(addresses, code), () => reply([]))
   }
-  const family = isIP(hostname)
-  if (family) return reply([{ address: hostname, family }])
-  const known = hostsFile().get(hostname.toLowerCase())
-  if (known) return reply(known)
-  resolveBoth(hostname).then(({ addresses, code }) => reply(addresses, code), () => reply([]))
 }
+
+export type Lookup = ReturnType<typeof createLookup>

@@ -18,3 +18,19 @@ export const redactPaths = [
   'password', '*.password', '*.*.password', '*.*.*.password',
   'req.headers.authorization', 'headers.authorization', '*.headers.authorization'
 ]
+
+// Secret values from the file, its environment overrides and the AWS credentials in the
+// environment. Very short values are left out: scrubbing "ab" would mangle every log line.
+export function secretValues (keys: string[], file: Record<string, unknown>, merged: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {
+  const values = [
+    // Both the file's value and its override: the one not in use is still a secret.
+    ...keys.flatMap(key => {
+      const [section, name] = key.split('.')
+      return [file, merged].map(source => (source[section] as Record<string, unknown> | undefined)?.[name])
+    }),
+    env.AWS_SECRET_ACCESS_KEY,
+    env.AWS_SESSION_TOKEN
+  ]
+  return [...new Set(values.map(value => typeof value === 'number' ? String(value) : value)
+    .filter((value): value is string => typeof value === 'string' && value.length >= 4))]
+}

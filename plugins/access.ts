@@ -8,9 +8,15 @@ declare module 'fastify' {
     isAdmin: boolean
   }
   interface FastifyInstance {
-    // preHandler for routes that only the holder of [server] admin_token may use.
-    requireAdmin: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+    requireAdmin: typeof requireAdmin
   }
+}
+
+// preHandler for routes that only the holder of [server] admin_token may use.
+async function requireAdmin (request: FastifyRequest, reply: FastifyReply) {
+  if (request.isAdmin) return
+  await reply.code(401).header('www-authenticate', 'Bearer realm="suaicloudapp"')
+    .send({ statusCode: 401, error: 'Unauthorized', message: 'this endpoint needs the admin token: send Authorization: Bearer <[server] admin_token>' })
 }
 
 // Hashing both sides gives equal lengths, so the comparison takes the same time whatever the
@@ -30,11 +36,7 @@ export default fp(async function access (fastify) {
       request.isAdmin = header?.startsWith('Bearer ') === true && timingSafeEqual(digest(header.slice(7).trim()), expected)
     })
   }
-  fastify.decorate('requireAdmin', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (request.isAdmin) return
-    await reply.code(401).header('www-authenticate', 'Bearer realm="suaicloudapp"')
-      .send({ statusCode: 401, error: 'Unauthorized', message: 'this endpoint needs the admin token: send Authorization: Bearer <[server] admin_token>' })
-  })
+  fastify.decorate('requireAdmin', requireAdmin)
   if (!expected) {
     fastify.addHook('onReady', async () => {
       fastify.log.warn('no [server] admin_token is set: /logs, /metrics and failure details are public; set one when the port is reachable from the internet')

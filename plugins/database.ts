@@ -1,16 +1,33 @@
 import type { Connection } from 'mariadb'
 import { connect as netConnect, type Socket } from 'node:net'
-import { lookup } from '../lib/lookup.ts'
-import { backendPlugin, CheckFailure, defineCheck, type BackendDeps, type Stage } from '../lib/check.ts'
-import type { Config } from '../lib/config.ts'
+import { Type, type Static } from '@sinclair/typebox'
+import { defineBackend, type BackendDeps } from '../lib/backend.ts'
+import { CheckFailure, defineCheck, type Stage } from '../lib/check.ts'
+import type { Hints } from '../lib/hints.ts'
+import { Host, NonEmpty, Port, StringEnum } from '../lib/schema.ts'
+
+export const DatabaseSection = Type.Object({
+  host: Host('MySQL/RDS endpoint'),
+  port: Port(3306),
+  user: NonEmpty('database user'),
+  password: Type.String({ default: '', writeOnly: true, description: 'database password' }),
+  dbname: NonEmpty('database name'),
+  tls: StringEnum(['auto', 'required', 'off'], { default: 'auto', description: 'auto: TLS with the RDS CA bundle for *.rds.amazonaws.com hosts, plain otherwise' })
+})
+
+const hints: Hints = {
+  connect_timeout: c => `no route to ${c.host}:${c.port}: the RDS security group must allow inbound TCP ${c.port} from this instance's security group, and the DB must be in this instance's VPC (Publicly accessible = No is fine inside the VPC)`,
+  auth: c => `MySQL rejected user '${c.user}': check [database] user and password (on RDS, the master username and password you set when creating the DB)`,
+  database: c => `database '${c.dbname}' does not exist or '${c.user}' may not use it: create it (CREATE DATABASE ${c.dbname}) or set [database] dbname to the "Initial database name" you gave RDS`,
+  tls_required: () => 'the server does not offer TLS: set [database] tls = "off", or enable TLS on the server',
+  tls: () => 'the TLS handshake failed: for RDS keep [database] tls = "auto" (it trusts the RDS CA bundle); for a server with its own certificate set tls = "off", or trust its CA by starting suaicloudapp with NODE_EXTRA_CA_CERTS=/path/to/ca.pem'
+}
 
 // MySQL / RDS through the mariadb driver. One connection per instance, opened on the first
 // check and reused: a pool would retry a failing login in a loop and report every failure only
 // after its acquire timeout, with the real cause hidden in err.cause.
-export function createDatabase (config: Config, deps: BackendDeps) {
-  const section = config.database
-  if (!section) return undefined
-  const { log, timeoutMs } = deps
+function createDatabase (section: Static<typeof DatabaseSection>, deps: BackendDeps) {
+  const { log, timeoutMs, lookup } = deps
   const isRds = /\.rds\.amazonaws\.com$/i.test(section.host)
   const useTls = section.tls === 'required' || (section.tls === 'auto' && isRds)
   let connection: Promise<Connection> | undefined
@@ -23,17 +40,17 @@ export function createDatabase (config: Config, deps: BackendDeps) {
     signal.throwIfAborted()
     stage('connect')
     const conn = await createConnection({
-      host: section!.host,
-      port: section!.port,
-      user: section!.user,
-      password: section!.password,
-      database: section!.dbname,
+      host: section.host,
+      port: section.port,
+      user: section.user,
+      password: section.password,
+      database: section.dbname,
       // Our own socket, to see the TCP connect succeed: a timeout before it is a security
       // group or routing problem, one after it a server that does not speak MySQL. (A separate
       // probe connection would count as a handshake error and, repeated, get the host blocked
       // by max_connect_errors.)
       stream: () => {
-        socket = netConnect({ port: section!.port, host: section!.host, lookup })
+        socket = netConnect({ port: section.port, host: section.host, lookup })
         socket.setNoDelay(true)
         socket.once('connect', () => stage('auth'))
         return socket
@@ -65,6 +82,7 @@ export function createDatabase (config: Config, deps: BackendDeps) {
     ...deps,
     backend: 'database',
     section,
+    hints,
     classify,
     reset,
     isStale: err => ['ER_SOCKET_UNEXPECTED_CLOSE', 'ER_CONNECTION_ALREADY_CLOSED', 'ER_CMD_CONNECTION_CLOSED', 'ECONNRESET', 'EPIPE'].includes(String((err as { code?: unknown })?.code))
@@ -99,10 +117,12 @@ function classify (err: unknown, stage: Stage): CheckFailure | undefined {
   return undefined
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    database: NonNullable<ReturnType<typeof createDatabase>>
-  }
-}
-
-export default backendPlugin('database', createDatabase)
+export default defineBackend({
+  name: 'database',
+  title: 'Database',
+  kind: 'MySQL on RDS',
+  componentType: 'datastore',
+  section: DatabaseSection,
+  hints,
+  create: createDatabase
+})

@@ -1,27 +1,42 @@
 import { hostname } from 'node:os'
-import { backendPlugin, CheckFailure, defineCheck, type BackendDeps } from '../lib/check.ts'
+import { Type, type Static } from '@sinclair/typebox'
 import { clientOptions, lazyClient, send, type AwsError } from '../lib/aws.ts'
-import type { Config } from '../lib/config.ts'
+import { defineBackend, type BackendDeps } from '../lib/backend.ts'
+import { CheckFailure, defineCheck } from '../lib/check.ts'
+import { awsApiHints, type Hints } from '../lib/hints.ts'
+import { Endpoint, NonEmpty } from '../lib/schema.ts'
+
+export const DynamodbSection = Type.Object({
+  table: NonEmpty('DynamoDB table name'),
+  partition_key: NonEmpty('name of the table\'s string partition key'),
+  endpoint: Endpoint
+})
+
+const hints: Hints = {
+  ...awsApiHints,
+  connect_timeout: c => c.endpoint ? `no answer from ${c.endpoint}: check [dynamodb] endpoint` : 'no route to the DynamoDB API: a private subnet needs a DynamoDB gateway endpoint or a NAT gateway in its route table',
+  permission: c => `the instance role may not do this: allow ${c.action ?? 'dynamodb:DescribeTable, GetItem, PutItem, DeleteItem'} on arn:aws:dynamodb:${c.region}:<account>:table/${c.table}`,
+  not_found: c => `there is no table '${c.table}' in ${c.region}: check [dynamodb] table and [aws] region (tables are per region)`,
+  schema: c => `the seed needs a table whose primary key is only a partition key '${c.partition_key}' of type String: recreate the table that way, or set [dynamodb] partition_key to the table's key`
+}
 
 // The table: described (never listed: ListTables needs a wider permission), its key schema
 // held to the seed's (one String partition key, no sort key), then a probe item written,
 // read and deleted.
-export function createDynamodb (config: Config, deps: BackendDeps) {
-  const section = config.dynamodb
-  if (!section) return undefined
+function createDynamodb (section: Static<typeof DynamodbSection>, deps: BackendDeps) {
   const { table, partition_key: partitionKey } = section
   const probeId = `suaicloudapp-probe-${hostname()}`
   const aws = lazyClient(async () => {
     const sdk = await import('@aws-sdk/client-dynamodb')
-    return { sdk, client: new sdk.DynamoDBClient(clientOptions(config, section.endpoint, deps)) }
+    return { sdk, client: new sdk.DynamoDBClient(clientOptions(section.endpoint, deps)) }
   })
 
   const check = defineCheck({
     ...deps,
     backend: 'dynamodb',
     section,
-    classify,
-    reset: () => {}
+    hints,
+    classify
   }, async ctx => {
     const { sdk, client: dynamo } = await aws.ready(ctx)
     const { Table: description } = await send(ctx, 'dynamodb:DescribeTable', options =>
@@ -58,10 +73,12 @@ function classify (err: unknown): CheckFailure | undefined {
   return undefined
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    dynamodb: NonNullable<ReturnType<typeof createDynamodb>>
-  }
-}
-
-export default backendPlugin('dynamodb', createDynamodb)
+export default defineBackend({
+  name: 'dynamodb',
+  title: 'DynamoDB',
+  kind: 'table',
+  componentType: 'datastore',
+  section: DynamodbSection,
+  hints,
+  create: createDynamodb
+})

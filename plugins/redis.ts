@@ -1,9 +1,29 @@
 import { isIP, connect as netConnect } from 'node:net'
 import { hostname } from 'node:os'
 import type { RedisClientType, RedisClusterType } from 'redis'
-import { lookup } from '../lib/lookup.ts'
-import { backendPlugin, CheckFailure, defineCheck, type BackendDeps, type CheckContext, type Stage } from '../lib/check.ts'
-import type { Config } from '../lib/config.ts'
+import { Type, type Static } from '@sinclair/typebox'
+import { defineBackend, type BackendDeps } from '../lib/backend.ts'
+import { CheckFailure, defineCheck, type CheckContext, type Stage } from '../lib/check.ts'
+import type { Hints } from '../lib/hints.ts'
+import { Host, NonEmpty, Port } from '../lib/schema.ts'
+
+export const RedisSection = Type.Object({
+  host: Host('Redis host or ElastiCache configuration endpoint'),
+  port: Port(6379),
+  tls: Type.Boolean({ default: false, description: 'true when the cluster has in-transit encryption' }),
+  username: Type.Optional(NonEmpty('ACL user name (ElastiCache RBAC)')),
+  password: Type.Optional(Type.String({ minLength: 1, writeOnly: true, description: 'AUTH token or ACL password' }))
+})
+
+const hints: Hints = {
+  connect_timeout: c => `no route to ${c.host}:${c.port}: the ElastiCache security group must allow inbound TCP ${c.port} from this instance's security group, and the cluster's subnet group must be in this instance's VPC`,
+  request_timeout: c => `${c.host}:${c.port} accepted the connection but never answered: if the cluster has in-transit encryption, set [redis] tls = true`,
+  connect_reset: c => `${c.host}:${c.port} closed the connection: if the cluster has in-transit encryption, set [redis] tls = true`,
+  auth: () => 'Redis rejected the login: set [redis] password (the AUTH token) and, with RBAC, [redis] username',
+  tls: c => `the TLS handshake with ${c.host} failed: ElastiCache's certificate is trusted as is; a server with its own certificate needs its CA trusted (start suaicloudapp with NODE_EXTRA_CA_CERTS=/path/to/ca.pem)`,
+  tls_expected: () => 'the server does not speak TLS on that port: set [redis] tls = false',
+  cluster: () => 'the cluster is not serving all hash slots: wait for it to finish creating or failing over (ElastiCache console → Events), then retry'
+}
 
 interface Connection {
   // Talks to the configured endpoint itself: INFO and CLUSTER INFO.
@@ -15,10 +35,8 @@ interface Connection {
 
 // ElastiCache gives one host: a plain node, or a cluster-mode configuration endpoint. The
 // first check asks the node (INFO cluster) and switches to the cluster client when it must.
-export function createRedis (config: Config, deps: BackendDeps) {
-  const section = config.redis
-  if (!section) return undefined
-  const { log, timeoutMs } = deps
+function createRedis (section: Static<typeof RedisSection>, deps: BackendDeps) {
+  const { log, timeoutMs, lookup } = deps
   const probeKey = `suaicloudapp:probe:${hostname()}:${process.pid}`
   let connection: Promise<Connection> | undefined
   // Every client made for the current connection, reachable even while it is still connecting.
@@ -30,17 +48,17 @@ export function createRedis (config: Config, deps: BackendDeps) {
     // A check that timed out while the module loaded must not open a connection nobody closes.
     ctx.signal.throwIfAborted()
     const socket = {
-      host: section!.host,
-      port: section!.port,
+      host: section.host,
+      port: section.port,
       connectTimeout: timeoutMs,
       lookup,
       // No background reconnect loop: a failed check drops the connection and the next one
       // connects afresh, so a Redis that comes back is seen at once and a dead one costs nothing.
       reconnectStrategy: false as const,
       // SNI carries host names only: Node warns on stderr when given an IP address.
-      ...(section!.tls ? { tls: true as const, servername: isIP(section!.host) ? undefined : section!.host } : {})
+      ...(section.tls ? { tls: true as const, servername: isIP(section.host) ? undefined : section.host } : {})
     }
-    const auth = { username: section!.username, password: section!.password, disableOfflineQueue: true }
+    const auth = { username: section.username, password: section.password, disableOfflineQueue: true }
     // Without an 'error' listener a socket error after connecting would crash the process.
     const dropOnError = (err: Error) => { log.debug({ err }, 'redis connection error'); reset() }
 
@@ -48,7 +66,7 @@ export function createRedis (config: Config, deps: BackendDeps) {
     // With TLS the client says 'connect' only after the handshake. Our own TCP socket shows the
     // connection succeed first, so a handshake that never ends (a plain Redis waits for a
     // newline that never comes) is not taken for a security group dropping packets.
-    const tcp = section!.tls ? netConnect({ host: section!.host, port: section!.port, lookup }) : undefined
+    const tcp = section.tls ? netConnect({ host: section.host, port: section.port, lookup }) : undefined
     tcp?.once('connect', () => ctx.stage('tls'))
     const node = createClient({ socket: tcp ? { ...socket, socket: tcp } : socket, ...auth }) as RedisClientType
     node.on('error', dropOnError)
@@ -91,6 +109,7 @@ export function createRedis (config: Config, deps: BackendDeps) {
     ...deps,
     backend: 'redis',
     section,
+    hints,
     classify,
     reset,
     isStale: err => /Disconnects client|client is closed|Socket closed unexpectedly|ECONNRESET|EPIPE/i.test(String((err as Error)?.message))
@@ -157,10 +176,12 @@ function classify (err: unknown, stage: Stage): CheckFailure | undefined {
   return undefined
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    redis: NonNullable<ReturnType<typeof createRedis>>
-  }
-}
-
-export default backendPlugin('redis', createRedis)
+export default defineBackend({
+  name: 'redis',
+  title: 'Redis',
+  kind: 'ElastiCache',
+  componentType: 'datastore',
+  section: RedisSection,
+  hints,
+  create: createRedis
+})

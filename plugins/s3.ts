@@ -1,27 +1,40 @@
-import { backendPlugin, CheckFailure, defineCheck, type BackendDeps } from '../lib/check.ts'
+import { Type, type Static } from '@sinclair/typebox'
 import { clientOptions, lazyClient, send, type AwsError } from '../lib/aws.ts'
-import type { Config } from '../lib/config.ts'
+import { defineBackend, type BackendDeps } from '../lib/backend.ts'
+import { CheckFailure, defineCheck } from '../lib/check.ts'
+import { awsApiHints, type Hints } from '../lib/hints.ts'
+import { Endpoint, NonEmpty } from '../lib/schema.ts'
+
+export const S3Section = Type.Object({
+  bucket: NonEmpty('name of the S3 bucket'),
+  endpoint: Endpoint
+})
+
+const hints: Hints = {
+  ...awsApiHints,
+  connect_timeout: c => c.endpoint ? `no answer from ${c.endpoint}: check [s3] endpoint` : 'no route to the S3 API: a private subnet needs an S3 gateway endpoint or a NAT gateway in its route table',
+  permission: c => `the instance role may not do this: allow s3:ListBucket on arn:aws:s3:::${c.bucket} and s3:GetObject on arn:aws:s3:::${c.bucket}/* in the role's policy`,
+  not_found: c => `there is no bucket named '${c.bucket}': check [s3] bucket (names are global and exact)`
+}
 
 // The files the seed's user data syncs from the bucket onto every instance.
 const deployedFiles = ['suaicloudapp', 'config.toml']
 
 // The private bucket: reachable with the instance role, and holding what the instances boot from.
-export function createS3 (config: Config, deps: BackendDeps) {
-  const section = config.s3
-  if (!section) return undefined
+function createS3 (section: Static<typeof S3Section>, deps: BackendDeps) {
   const bucket = section.bucket
   const aws = lazyClient(async () => {
     const sdk = await import('@aws-sdk/client-s3')
     // A custom endpoint is a local server, which serves buckets by path, not by host name.
-    return { sdk, client: new sdk.S3Client({ ...clientOptions(config, section.endpoint, deps), forcePathStyle: Boolean(section.endpoint) }) }
+    return { sdk, client: new sdk.S3Client({ ...clientOptions(section.endpoint, deps), forcePathStyle: Boolean(section.endpoint) }) }
   })
 
   const check = defineCheck({
     ...deps,
     backend: 's3',
     section,
-    classify,
-    reset: () => {}
+    hints,
+    classify
   }, async ctx => {
     const { sdk, client: s3 } = await aws.ready(ctx)
     // Listings rather than HeadBucket: a HEAD error has no body, so a bad key and a missing
@@ -54,10 +67,12 @@ function classify (err: unknown): CheckFailure | undefined {
   return undefined
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    s3: NonNullable<ReturnType<typeof createS3>>
-  }
-}
-
-export default backendPlugin('s3', createS3)
+export default defineBackend({
+  name: 's3',
+  title: 'S3',
+  kind: 'bucket',
+  componentType: 'component',
+  section: S3Section,
+  hints,
+  create: createS3
+})

@@ -1,21 +1,20 @@
+import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import type { BackendName, CheckResult, Status } from '../lib/check.ts'
+import type { CheckResult, Status } from '../lib/check.ts'
 import { version } from '../lib/version.ts'
 import { formatQuery, wantsJson } from './negotiate.ts'
 
-export const backendNames: BackendName[] = ['database', 'redis', 's3', 'dynamodb']
+// The seed's contract: GET /database, /redis, /s3, /dynamodb (one per backend of the list)
+// answer exactly "OK" when the backend works. When it does not, the same page says which stage
+// failed and what to change. /checks and /ready answer for every configured backend at once,
+// and fail while config.toml has problems.
+async function checkRoutes (fastify: FastifyInstance) {
+  const cacheSeconds = Math.max(1, Math.round(fastify.config.values.checks.cache_ms / 1000))
+  const problems = fastify.config.problems.map(({ message, section, key, line }) => ({ message, section, key, line }))
 
-const componentTypes: Record<BackendName, string> = { database: 'datastore', redis: 'datastore', s3: 'component', dynamodb: 'datastore' }
-
-// The seed's contract: GET /database, /redis, /s3, /dynamodb answer exactly "OK" when the
-// backend works. When it does not, the same page says which stage failed and what to change.
-// /checks and /ready answer for every configured backend at once.
-export default async function checkRoutes (fastify: FastifyInstance) {
-  const cacheSeconds = Math.max(1, Math.round((fastify.config.values?.checks.cache_ms ?? 1000) / 1000))
-
-  for (const name of backendNames) {
-    fastify.get(`/${name}`, { schema: { querystring: formatQuery } }, async (request, reply) => {
-      const result = await fastify.backends.get(name)!.check()
+  for (const backend of fastify.backends.all) {
+    fastify.get(`/${backend.definition.name}`, { schema: { querystring: formatQuery } }, async (request, reply) => {
+      const result = await backend.check()
       reply.code(result.status === 'fail' ? 503 : 200)
       if (wantsJson(request)) return request.isAdmin ? result : { backend: result.backend, status: result.status }
       reply.type('text/plain; charset=utf-8')
@@ -29,8 +28,8 @@ export default async function checkRoutes (fastify: FastifyInstance) {
   // APIs" draft (application/health+json) describes.
   // https://datatracker.ietf.org/doc/html/draft-inadarei-api-health-check
   fastify.get('/checks', async (request, reply) => {
-    const results = await runConfigured(fastify)
-    const status = overall(results)
+    const results = await runPresent(fastify)
+    const status = problems.length > 0 ? 'fail' : overall(results)
     reply.code(status === 'fail' ? 503 : 200)
       .type('application/health+json')
       .header('cache-control', `max-age=${cacheSeconds}`)
@@ -38,8 +37,9 @@ export default async function checkRoutes (fastify: FastifyInstance) {
       status,
       version,
       description: 'suaicloudapp backend checks',
+      ...(problems.length > 0 ? { output: 'config.toml has problems', problems } : {}),
       checks: Object.fromEntries(results.map(result => [`${result.backend}:responseTime`, [{
-        componentType: componentTypes[result.backend],
+        componentType: fastify.backends.get(result.backend)?.definition.componentType,
         observedValue: result.durationMs,
         observedUnit: 'ms',
         status: result.status,
@@ -55,17 +55,22 @@ export default async function checkRoutes (fastify: FastifyInstance) {
   // (that is /health): a shared backend outage would fail every instance at once.
   fastify.get('/ready', async (request, reply) => {
     if (fastify.draining) return reply.code(503).type('text/plain; charset=utf-8').send('not ready: shutting down\n')
-    const results = await runConfigured(fastify)
+    const results = await runPresent(fastify)
     const failed = results.filter(result => result.status === 'fail')
-    reply.code(failed.length ? 503 : 200).type('text/plain; charset=utf-8')
-    if (!failed.length) return 'ready'
-    return request.isAdmin ? `not ready: ${failed.map(result => `${result.backend} (${result.stage})`).join(', ')}\n` : 'not ready\n'
+    const ready = failed.length === 0 && problems.length === 0
+    reply.code(ready ? 200 : 503).type('text/plain; charset=utf-8')
+    if (ready) return 'ready'
+    if (!request.isAdmin) return 'not ready\n'
+    const reasons = [...failed.map(result => `${result.backend} (${result.stage})`), ...(problems.length > 0 ? ['config.toml has problems'] : [])]
+    return `not ready: ${reasons.join(', ')}\n${problems.map(problem => `${problem.message}\n`).join('')}`
   })
 }
 
-export async function runConfigured (fastify: FastifyInstance): Promise<CheckResult[]> {
-  const configured = [...fastify.backends.values()].filter(backend => backend.configured)
-  return Promise.all(configured.map(backend => backend.check()))
+export default fp(checkRoutes, { name: 'check-routes', dependencies: ['config', 'access', 'backends'], encapsulate: true })
+
+// The backends with a section in config.toml: checked, or reporting the section's problems.
+function runPresent (fastify: FastifyInstance): Promise<CheckResult[]> {
+  return Promise.all(fastify.backends.present().map(backend => backend.check()))
 }
 
 function overall (results: CheckResult[]): Status {
@@ -73,7 +78,7 @@ function overall (results: CheckResult[]): Status {
   return results.some(result => result.status === 'warn') ? 'warn' : 'pass'
 }
 
-export function renderText (result: CheckResult): string {
+function renderText (result: CheckResult): string {
   if (result.status === 'pass') return 'OK'
   if (result.status === 'warn') return ['OK', ...result.warnings.map(warning => `warning: ${warning}`)].join('\n') + '\n'
   return `FAIL (${result.stage}): ${result.message}\n${result.hint ? `hint: ${result.hint}\n` : ''}`

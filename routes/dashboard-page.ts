@@ -42,11 +42,12 @@ footer { padding-bottom: 30px; font-size: 13px }
 a { color: inherit }
 `
 
-const script = `
+// The cards, [name, title, kind] per backend of the list, come first, as a constant.
+const script = (cards: string) => `
 'use strict'
+const backends = ` + cards + `
 const REFRESH_MS = 5000
 const HISTORY = 20
-const backends = [['database', 'Database', 'MySQL on RDS'], ['redis', 'Redis', 'ElastiCache'], ['s3', 'S3', 'bucket'], ['dynamodb', 'DynamoDB', 'table']]
 const history = {}
 let lastInstance
 const $ = id => document.getElementById(id)
@@ -74,21 +75,21 @@ function describe (details) {
 
 // What a card says: the message, and the hint. With an admin token set, the server tells
 // anyone without it only pass or fail.
-function explain (name, check, configBroken) {
-  if (!check) return [configBroken ? 'not checked while config.toml has problems' : 'no [' + name + '] section in config.toml', '']
+function explain (name, check) {
+  if (!check) return ['no [' + name + '] section in config.toml', '']
   if (check.status === 'pass') return ['OK', '']
   if (!check.stage) return [check.status.toUpperCase(), 'the details need the admin token: open this page as /#token=<[server] admin_token>']
   return [check.status === 'fail' ? 'FAIL (' + check.stage + '): ' + check.output : check.output, check.hint ? 'hint: ' + check.hint : '']
 }
 
-function showCheck (name, check, configBroken) {
+function showCheck (name, check) {
   const card = $(name)
   const status = check ? check.status : 'none'
-  const label = check ? status : configBroken ? 'not checked' : 'not configured'
+  const label = check ? status : 'not configured'
   setStatus(card, status)
   setStatus(card.querySelector('.pill'), status, label)
   text(card.querySelector('.latency'), check ? check.observedValue + ' ms' : '')
-  const [message, hint] = explain(name, check, configBroken)
+  const [message, hint] = explain(name, check)
   text(card.querySelector('.message'), message)
   text(card.querySelector('.hint'), hint)
   text(card.querySelector('.details'), check ? describe(check.details) : '')
@@ -106,7 +107,7 @@ function showInstance (info) {
   text($('version'), 'v' + info.version)
   text($('uptime'), duration(info.uptime))
   $('problems').hidden = info.configProblems.length === 0
-  text($('problems'), 'config.toml has problems, so no backend is checked until they are fixed (see /health):\\n' + info.configProblems.join('\\n'))
+  text($('problems'), 'config.toml has problems; a backend section with problems is not checked until they are fixed (see /health):\\n' + info.configProblems.join('\\n'))
   const instance = info.instance
   $('identity').hidden = !instance
   text($('note'), instance ? '' : info.note)
@@ -139,7 +140,7 @@ function refresh () {
     const found = {}
     for (const [key, [check]] of Object.entries(report.checks || {})) found[key.split(':')[0]] = check
     const configBroken = info.configProblems.length > 0
-    for (const [name] of backends) showCheck(name, found[name], configBroken)
+    for (const [name] of backends) showCheck(name, found[name])
     if (configBroken) setStatus($('overall'), 'fail', 'config invalid')
     else if (Object.keys(found).length === 0) setStatus($('overall'), 'none', 'nothing configured')
     else setStatus($('overall'), report.status, 'overall: ' + report.status)
@@ -162,9 +163,13 @@ for (const [name, title, kind] of backends) {
 refresh()
 `
 
-export const dashboard = { style, script }
+// The page for these cards, with its style and script for the Content-Security-Policy hashes.
+export function dashboardPage (cards: Array<[name: string, title: string, kind: string]>) {
+  const code = script(JSON.stringify(cards))
+  return { style, script: code, html: html(code) }
+}
 
-export const page = `<!doctype html>
+const html = (script: string) => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">

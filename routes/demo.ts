@@ -1,118 +1,36 @@
-import { availableParallelism } from 'node:os'
-import { Worker } from 'node:worker_threads'
 import fp from 'fastify-plugin'
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 
-// Switches for course labs: fail this instance's /health to watch the load balancer take it
-// out, or burn its CPU to watch an Auto Scaling alarm add instances. Off unless
-// [demo] enabled = true; when off, the routes do not exist.
-
-// Source text, not a file: a worker of a single executable has no script on disk to load.
-const BURN_ONE_CORE = 'for (;;) {}'
-const HEALTH_FAILURE = 'failed on purpose by POST /demo/health/fail'
-
-export function createDemo (enabled: boolean, log: FastifyBaseLogger) {
-  let healthFailedAt: Date | undefined
-  let workers: Worker[] = []
-  let until = 0
-  let timer: NodeJS.Timeout | undefined
-
-  function stopCpu (): Promise<unknown> {
-    clearTimeout(timer)
-    if (workers.length > 0) log.info({ workers: workers.length }, 'demo: CPU burn stopped')
-    const stopping = workers.map(worker => worker.terminate())
-    workers = []
-    until = 0
-    return Promise.all(stopping)
-  }
-
-  return {
-    enabled,
-    // Read by /health on every probe.
-    get healthFailure () { return healthFailedAt && HEALTH_FAILURE },
-    failHealth () {
-      healthFailedAt ??= new Date()
-      log.warn('demo: /health answers 503 until POST /demo/health/recover')
-    },
-    recoverHealth () {
-      healthFailedAt = undefined
-      log.warn('demo: /health recovered')
-    },
-    // One busy thread per core until the deadline; a second call moves the deadline, never earlier.
-    burnCpu (seconds: number) {
-      until = Math.max(until, Date.now() + seconds * 1000)
-      if (workers.length === 0) {
-        workers = Array.from({ length: availableParallelism() }, () => {
-          const worker = new Worker(BURN_ONE_CORE, { eval: true })
-          // A burning thread must never be what keeps the process alive.
-          worker.unref()
-          worker.on('error', err => log.error({ err }, 'demo: CPU burn worker failed'))
-          return worker
-        })
-      }
-      clearTimeout(timer)
-      timer = setTimeout(stopCpu, until - Date.now()).unref()
-      log.warn({ workers: workers.length, until: new Date(until).toISOString() }, 'demo: burning CPU on every core')
-    },
-    stopCpu,
-    state () {
-      return {
-        health: { failing: Boolean(healthFailedAt), since: healthFailedAt?.toISOString() ?? null },
-        cpu: {
-          running: workers.length > 0,
-          workers: workers.length,
-          until: until ? new Date(until).toISOString() : null,
-          secondsLeft: Math.max(0, Math.ceil((until - Date.now()) / 1000))
-        }
+// The lab switches (see plugins/demo.ts); when [demo] is off, these routes do not exist.
+async function demoRoutes (fastify: FastifyInstance) {
+  const { demo } = fastify
+  if (!demo.enabled) return
+  // With an admin token set, only its holder may break this instance on purpose.
+  fastify.addHook('preHandler', fastify.requireAdmin)
+  fastify.get('/demo', async () => demo.state())
+  fastify.post('/demo/health/fail', async () => {
+    demo.failHealth()
+    return demo.state()
+  })
+  fastify.post('/demo/health/recover', async () => {
+    demo.recoverHealth()
+    return demo.state()
+  })
+  fastify.post('/demo/cpu', {
+    schema: {
+      querystring: {
+        type: 'object',
+        properties: { seconds: { type: 'integer', minimum: 1, maximum: 600, default: 300 } }
       }
     }
-  }
+  }, async request => {
+    demo.burnCpu((request.query as { seconds: number }).seconds)
+    return demo.state()
+  })
+  fastify.delete('/demo/cpu', async () => {
+    await demo.stopCpu()
+    return demo.state()
+  })
 }
 
-export type Demo = ReturnType<typeof createDemo>
-export type DemoState = ReturnType<Demo['state']>
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    demo: Demo
-  }
-}
-
-// fp: /health and the dashboard, registered beside this plugin, read the decorator.
-export default fp(async function demo (fastify: FastifyInstance) {
-  const enabled = fastify.config.values?.demo.enabled ?? false
-  const state = createDemo(enabled, fastify.log)
-  fastify.decorate('demo', state)
-  fastify.addHook('onClose', () => state.stopCpu())
-  if (!enabled) return
-
-  // Every switch in one encapsulated context, so a guard for all of them is one preHandler here.
-  await fastify.register(async switches => {
-    // With an admin token set, only its holder may break this instance on purpose.
-    switches.addHook('preHandler', fastify.requireAdmin)
-    switches.get('', async () => state.state())
-    switches.post('/health/fail', async () => {
-      state.failHealth()
-      return state.state()
-    })
-    switches.post('/health/recover', async () => {
-      state.recoverHealth()
-      return state.state()
-    })
-    switches.post('/cpu', {
-      schema: {
-        querystring: {
-          type: 'object',
-          properties: { seconds: { type: 'integer', minimum: 1, maximum: 600, default: 300 } }
-        }
-      }
-    }, async request => {
-      state.burnCpu((request.query as { seconds: number }).seconds)
-      return state.state()
-    })
-    switches.delete('/cpu', async () => {
-      await state.stopCpu()
-      return state.state()
-    })
-  }, { prefix: '/demo' })
-}, { name: 'demo', dependencies: ['config'] })
+export default fp(demoRoutes, { name: 'demo-routes', dependencies: ['demo', 'access'], encapsulate: true })

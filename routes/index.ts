@@ -6,13 +6,13 @@ import healthRoutes from './health.ts'
 import logsRoutes from './logs.ts'
 import metricsRoutes from './metrics.ts'
 
-// Every endpoint, registered explicitly: a bundled executable has no folder to scan.
+// Every endpoint, registered explicitly: a bundled executable has no folder to scan. Each
+// declares the plugins it reads.
 export default async function routes (fastify: FastifyInstance) {
-  // First: its decorator is read by /health and the dashboard.
-  await fastify.register(demoRoutes)
   await fastify.register(healthRoutes)
   await fastify.register(logsRoutes)
   await fastify.register(checkRoutes)
   await fastify.register(dashboardRoutes)
   await fastify.register(metricsRoutes)
+  await fastify.register(demoRoutes)
 }

@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { humanize, levels, tailLog, type LevelName } from '../lib/log-tail.ts'
 
@@ -8,7 +9,7 @@ interface LogsQuery {
 }
 
 // The server's own log, often the only window into an instance in a private subnet.
-export default async function logsRoutes (fastify: FastifyInstance) {
+async function logsRoutes (fastify: FastifyInstance) {
   fastify.get<{ Querystring: LogsQuery }>('/logs', {
     preHandler: fastify.requireAdmin,
     schema: {
@@ -42,3 +43,5 @@ export default async function logsRoutes (fastify: FastifyInstance) {
     return entries.map(entry => humanize(entry) + '\n').join('')
   })
 }
+
+export default fp(logsRoutes, { name: 'logs-routes', dependencies: ['config', 'access'], encapsulate: true })

@@ -1,14 +1,15 @@
 import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildApp, cleanEnv, eventually, freePort, startCli, workDir } from './helper.ts'
-import { useDnsServers } from '../lib/lookup.ts'
+import { buildApp, cleanEnv, configToml, eventually, freePort, startCli, workDir } from './helper.ts'
+import type { BuildOptions } from '../server.ts'
+import { createLookup } from '../lib/lookup.ts'
 import {
   closedPort, startNxdomainDns, startDynamo, startMariadb, startRedis, startRedisCluster, startS3, startSilentServer,
   type DynamoHandle, type MariadbHandle, type PortHandle, type RedisClusterHandle, type RedisHandle, type S3Handle
 } from './harness/index.ts'
 
-// Every check against real servers on loopback. The AWS SDK reads credentials from the
-// environment of this process; the instance metadata service is never asked.
+// Every check against real servers on loopback. The app is given its environment (the AWS
+// keys s3rver knows); the instance metadata service is never asked.
 process.env.AWS_EC2_METADATA_DISABLED = 'true'
 
 const TIMEOUT_MS = 1000
@@ -26,8 +27,6 @@ before(async () => {
     startMariadb(), startRedis(), startRedis({ password: 'redis-Secret-token' }), startRedisCluster(),
     startS3(), startDynamo(), startSilentServer(), closedPort()
   ])
-  process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId
-  process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey
   await s3.createBucket('deployed', { suaicloudapp: 'binary', 'config.toml': '[server]\n' })
   await s3.createBucket('empty')
   await dynamo.createTable('seed', { hash: ['id', 'S'] })
@@ -47,26 +46,23 @@ interface Sections {
 }
 
 function toml (sections: Sections): string {
-  const lines = [`[checks]\ntimeout_ms = ${TIMEOUT_MS}\ncache_ms = 0\n[aws]\nregion = 'us-east-1'`]
-  for (const [name, values] of Object.entries(sections)) {
-    lines.push(`[${name}]`, ...Object.entries(values as object).map(([key, value]) => `${key} = ${JSON.stringify(value)}`))
-  }
-  return lines.join('\n') + '\n'
+  return configToml({ checks: { timeout_ms: TIMEOUT_MS, cache_ms: 0 }, aws: { region: 'us-east-1' }, ...sections })
 }
 
+const env = (): NodeJS.ProcessEnv => ({ AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' })
 const databaseSection = () => ({ host: db.host, port: db.port, user: db.user, password: db.password, dbname: db.database })
 const s3Section = (bucket: string) => ({ bucket, endpoint: s3.endpoint })
 const dynamoSection = (table: string, key = 'id') => ({ table, partition_key: key, endpoint: dynamo.endpoint })
 
-async function get (t: TestContext, sections: Sections, path: string) {
-  const { fastify } = await buildApp(t, toml(sections))
+async function get (t: TestContext, sections: Sections, path: string, options: BuildOptions = {}, environment = env()) {
+  const { fastify } = await buildApp(t, toml(sections), environment, options)
   const started = performance.now()
   const res = await fastify.inject(path)
   return { res, ms: performance.now() - started, fastify }
 }
 
-async function assertFails (t: TestContext, sections: Sections, path: string, stage: string, message: RegExp, hint: RegExp) {
-  const { res } = await get(t, sections, path)
+async function assertFails (t: TestContext, sections: Sections, path: string, stage: string, message: RegExp, hint: RegExp, options: BuildOptions = {}, environment = env()) {
+  const { res } = await get(t, sections, path, options, environment)
   assert.equal(res.statusCode, 503, res.body)
   const [first, second] = res.body.split('\n')
   assert.equal(first.startsWith(`FAIL (${stage}): `), true, res.body)
@@ -82,7 +78,7 @@ test('every backend passes: the body is exactly OK', async t => {
     redis: { host: redis.host, port: redis.port },
     s3: s3Section('deployed'),
     dynamodb: dynamoSection('seed')
-  }))
+  }), env())
   for (const path of ['/database', '/redis', '/s3', '/dynamodb']) {
     const res = await fastify.inject(path)
     assert.equal(res.statusCode, 200, `${path}: ${res.body}`)
@@ -115,7 +111,7 @@ test('database: an unknown database fails at database', async t => {
 })
 
 test('database: tls = "required" against a server without TLS fails at tls', async t => {
-  const { fastify } = await buildApp(t, toml({ database: databaseSection() }).replace('dbname = ', 'tls = "required"\ndbname = '))
+  const { fastify } = await buildApp(t, toml({ database: databaseSection() }).replace('dbname = ', 'tls = "required"\ndbname = '), env())
   const res = await fastify.inject('/database')
   assert.equal(res.statusCode, 503)
   assert.match(res.body, /^FAIL \(tls\): .*ssl not enabled in the server\nhint: the server does not offer TLS: set \[database\] tls = "off"/)
@@ -127,9 +123,8 @@ test('database: a refused port fails at connect', async t => {
 
 test('database: a host that does not resolve fails at dns (asked of a loopback DNS server, never the real one)', async t => {
   const dns = await startNxdomainDns()
-  useDnsServers([dns.server])
-  t.after(async () => { useDnsServers(undefined); await dns.stop() })
-  await assertFails(t, { database: { ...databaseSection(), host: 'db.does-not-exist.example' } }, '/database', 'dns', /does not resolve/, /copy the endpoint again/)
+  t.after(() => dns.stop())
+  await assertFails(t, { database: { ...databaseSection(), host: 'db.does-not-exist.example' } }, '/database', 'dns', /does not resolve/, /copy the endpoint again/, { lookup: createLookup([dns.server]) })
   assert.ok(dns.asked.includes('db.does-not-exist.example'))
 })
 
@@ -170,7 +165,7 @@ test('redis: a cluster that answers but has lost a master fails at cluster', asy
   t.after(() => broken.stop())
   process.kill(broken.nodes[2].pid!, 'SIGKILL')
   // The survivors mark the cluster failed after the node timeout (2 s in the harness).
-  const { fastify } = await buildApp(t, toml({ redis: { host: broken.host, port: broken.port } }))
+  const { fastify } = await buildApp(t, toml({ redis: { host: broken.host, port: broken.port } }), env())
   const res = await eventually(async () => {
     const res = await fastify.inject('/redis')
     return /^FAIL \(cluster\): the cluster answers but its state is fail/.test(res.body) && res
@@ -190,7 +185,7 @@ test('redis: a missing or wrong password fails at auth', async t => {
 test('redis: killed, then restarted: fails, then passes again without restarting the app', async t => {
   const own = await startRedis()
   t.after(() => own.stop())
-  const { fastify } = await buildApp(t, toml({ redis: { host: own.host, port: own.port } }))
+  const { fastify } = await buildApp(t, toml({ redis: { host: own.host, port: own.port } }), env())
   assert.equal((await fastify.inject('/redis')).body, 'OK')
   await own.kill9()
   const down = await fastify.inject('/redis')
@@ -201,7 +196,7 @@ test('redis: killed, then restarted: fails, then passes again without restarting
 })
 
 test('database: killed, then restarted: fails, then passes again without restarting the app', async t => {
-  const { fastify } = await buildApp(t, toml({ database: databaseSection() }))
+  const { fastify } = await buildApp(t, toml({ database: databaseSection() }), env())
   assert.equal((await fastify.inject('/database')).body, 'OK')
   await db.kill9()
   const down = await fastify.inject('/database')
@@ -221,11 +216,8 @@ test('s3: a missing bucket fails at not_found', async t => {
 })
 
 test('s3: keys the server does not know fail at credentials', async t => {
-  const saved = { ...process.env }
-  process.env.AWS_ACCESS_KEY_ID = 'AKIAUNKNOWNKEY'
-  process.env.AWS_SECRET_ACCESS_KEY = 'not-the-Right-secret'
-  t.after(() => { process.env.AWS_ACCESS_KEY_ID = saved.AWS_ACCESS_KEY_ID; process.env.AWS_SECRET_ACCESS_KEY = saved.AWS_SECRET_ACCESS_KEY })
-  const body = await assertFails(t, { s3: s3Section('deployed') }, '/s3', 'credentials', /rejected the credentials/, /instance profile/)
+  const unknownKeys = { ...env(), AWS_ACCESS_KEY_ID: 'AKIAUNKNOWNKEY', AWS_SECRET_ACCESS_KEY: 'not-the-Right-secret' }
+  const body = await assertFails(t, { s3: s3Section('deployed') }, '/s3', 'credentials', /rejected the credentials/, /instance profile/, {}, unknownKeys)
   assert.ok(!body.includes('not-the-Right-secret'))
 })
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadConfig, type LoadedConfig } from '../lib/config.ts'
+import { backends } from '../plugins/backends.ts'
 import { makeTempDir, workDir } from './helper.ts'
 
 const seed = `[server]
@@ -28,7 +29,7 @@ partition_key = 'id'
 
 async function load (toml: string | Buffer, env: NodeJS.ProcessEnv = {}) {
   const cwd = await workDir(toml)
-  return { cwd, loaded: loadConfig({ cwd, env, programDir: cwd }) }
+  return { cwd, loaded: loadConfig({ cwd, env, programDir: cwd }, backends) }
 }
 
 function messages (loaded: LoadedConfig): string[] {
@@ -65,29 +66,29 @@ test('lookup order: --config, then SUAI_CONFIG, then ./config.toml, then next to
   const programDir = await makeTempDir('program')
   await writeFile(join(programDir, 'config.toml'), '[server]\nport = 1001\n')
   const port = (loaded: LoadedConfig) => loaded.ok ? loaded.config.server.port : undefined
-  assert.equal(port(loadConfig({ cwd, env: {}, programDir })), 1001)
+  assert.equal(port(loadConfig({ cwd, env: {}, programDir }, backends)), 1001)
 
   await writeFile(join(cwd, 'config.toml'), '[server]\nport = 1002\n')
-  assert.equal(port(loadConfig({ cwd, env: {}, programDir })), 1002)
+  assert.equal(port(loadConfig({ cwd, env: {}, programDir }, backends)), 1002)
 
   await mkdir(join(cwd, 'etc'))
   await writeFile(join(cwd, 'etc', 'env.toml'), '[server]\nport = 1003\n')
-  assert.equal(port(loadConfig({ cwd, env: { SUAI_CONFIG: 'etc/env.toml' }, programDir })), 1003)
+  assert.equal(port(loadConfig({ cwd, env: { SUAI_CONFIG: 'etc/env.toml' }, programDir }, backends)), 1003)
 
   await writeFile(join(cwd, 'etc', 'flag.toml'), '[server]\nport = 1004\n')
-  assert.equal(port(loadConfig({ cwd, path: 'etc/flag.toml', env: { SUAI_CONFIG: 'etc/env.toml' }, programDir })), 1004)
+  assert.equal(port(loadConfig({ cwd, path: 'etc/flag.toml', env: { SUAI_CONFIG: 'etc/env.toml' }, programDir }, backends)), 1004)
 })
 
 test('no config anywhere names every place looked and what to do', async () => {
   const cwd = await makeTempDir('none')
-  const [message] = messages(loadConfig({ cwd, env: {}, programDir: cwd }))
+  const [message] = messages(loadConfig({ cwd, env: {}, programDir: cwd }, backends))
   assert.match(message, /config file not found: looked for .*config\.toml/)
   assert.match(message, /--config PATH/)
 })
 
 test('a missing --config file is an error, not a fallback to ./config.toml', async () => {
   const cwd = await workDir(seed)
-  const [message] = messages(loadConfig({ cwd, path: 'other.toml', env: {}, programDir: cwd }))
+  const [message] = messages(loadConfig({ cwd, path: 'other.toml', env: {}, programDir: cwd }, backends))
   assert.match(message, /other\.toml \(from --config\)/)
 })
 
@@ -167,10 +168,10 @@ test('a bad environment value names the variable', async () => {
 test('a broken config still yields a readable host and port to serve /health on', async () => {
   const { loaded } = await load("[server]\nhost = '127.0.0.1'\nport = 9191\n[database]\nport = 'x'\n")
   assert.ok(!loaded.ok)
-  assert.deepEqual(loaded.fallback.server, { host: '127.0.0.1', port: 9191, drain_ms: 5000 })
+  assert.deepEqual(loaded.config.server, { host: '127.0.0.1', port: 9191, drain_ms: 5000 })
   const { loaded: unreadable } = await load('[server]\nport = 99999\n')
   assert.ok(!unreadable.ok)
-  assert.deepEqual(unreadable.fallback.server, { host: '0.0.0.0', port: 8080, drain_ms: 5000 })
+  assert.deepEqual(unreadable.config.server, { host: '0.0.0.0', port: 8080, drain_ms: 5000 })
 })
 
 test('a UTF-8 BOM and CRLF line ends are accepted', async () => {
@@ -203,4 +204,34 @@ test('boolean keys take true/false from the environment', async () => {
   assert.equal(loaded.config.demo.enabled, true)
   const { loaded: bad } = await load("[redis]\nhost = 'r'\n", { SUAI_REDIS_TLS: 'yes' })
   assert.match(messages(bad)[0], /^SUAI_REDIS_TLS: redis\.tls must be a boolean/)
+})
+
+test('a float where an integer belongs is a type error, though TOML would read 8080.0 as 8080', async () => {
+  const { loaded } = await load('[server]\nport = 8080.0\n[checks]\ntimeout_ms = 1e3\n')
+  const [port, timeout] = messages(loaded)
+  assert.match(port, /config\.toml:2: server\.port must be a whole number: TCP port, 1-65535 \(got 8080\.0, a float; write 8080 without the decimal point\)/)
+  assert.match(timeout, /config\.toml:4: checks\.timeout_ms must be a whole number: .*\(got 1000\.0, a float; write 1000 without the decimal point\)/)
+  assert.equal(loaded.config.checks.timeout_ms, 3000, 'a broken key falls back to its default')
+})
+
+test('keys outside any section and [[array]] tables are named with their line', async () => {
+  const { loaded } = await load("port = 8080\n[server]\nhost = 'h'\n[[database]]\nhost = 'x'\n")
+  const [outside, array] = messages(loaded)
+  assert.match(outside, /config\.toml:1: key port is outside any section; every key belongs under a \[section\] header: move it under \[server\] or \[database\] or \[redis\]/)
+  assert.match(array, /config\.toml:4: database must be a table: write it as a \[database\] header followed by key = value lines \(\[\[database\]\] makes an array of tables\) \(got an array\)/)
+})
+
+test('a problem names its section, key and line, so the section alone is left out', async () => {
+  const { loaded } = await load("[server]\nhots = 'x'\n[database]\nhost = 'h'\nuser = 'u'\ndbname = 'd'\n[redis]\nport = 'x'\n")
+  assert.equal(loaded.ok, false)
+  assert.deepEqual(loaded.problems.map(({ section, key, line }) => [section, key, line]), [['server', 'hots', 2], ['redis', 'host', 7], ['redis', 'port', 8]])
+  assert.equal(loaded.config.database?.host, 'h', 'a valid section is kept')
+  assert.equal(loaded.config.redis, undefined, 'a backend section with problems is left out')
+})
+
+test('without a config file, a bad environment override is not served on: the defaults stand', async () => {
+  const cwd = await makeTempDir('none')
+  const loaded = loadConfig({ cwd, env: { SUAI_SERVER_PORT: 'http', SUAI_SERVER_HOST: '127.0.0.1' }, programDir: cwd }, backends)
+  assert.equal(loaded.ok, false)
+  assert.deepEqual(loaded.config.server, { host: '127.0.0.1', port: 8080, drain_ms: 5000 })
 })

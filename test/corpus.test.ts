@@ -4,6 +4,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig, type LoadedConfig } from '../lib/config.ts'
+import { backends } from '../plugins/backends.ts'
 import { makeTempDir, runCli } from './helper.ts'
 
 // Malformed and hostile config.toml files, each loaded in-process and a representative subset
@@ -138,7 +139,7 @@ function load (c: Case) {
   let result = loads.get(c)
   if (!result) {
     const started = performance.now()
-    const loaded = loadConfig({ cwd: dir, path: fileOf(c), env: {}, programDir: dir })
+    const loaded = loadConfig({ cwd: dir, path: fileOf(c), env: {}, programDir: dir }, backends)
     loads.set(c, result = { loaded, ms: performance.now() - started })
   }
   return result

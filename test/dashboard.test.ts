@@ -6,12 +6,12 @@ import type { BrowserContext, Page } from 'playwright-core'
 import { buildApp, root } from './helper.ts'
 import { launchChromium } from './harness/chromium.ts'
 import { closedPort, startDynamo, startRedis, startS3, type DynamoHandle, type PortHandle, type RedisHandle, type S3Handle } from './harness/index.ts'
-import { identity, startImds, useImds, type ImdsFixture } from './imds-fixture.ts'
+import { identity, imdsEnv, startImds, type ImdsFixture } from './imds-fixture.ts'
 
 // The dashboard as a student sees it: the app with real backends on loopback, the page in
 // Debian's Chromium, every card read back from the rendered page.
 
-// Only a test that points it at the fixture (useImds) lets the app ask a metadata service.
+// Only a test that points it at the fixture (imdsEnv) lets the app ask a metadata service.
 process.env.AWS_EC2_METADATA_DISABLED = 'true'
 
 const screenshot = join(root, 'test', 'artifacts', 'dashboard.png')
@@ -29,9 +29,6 @@ before(async () => {
   // The browser first: when it cannot start, no server is left running for after() to miss.
   browser = await launchChromium()
   ;[imds, redis, closed, s3, dynamo] = await Promise.all([startImds(), startRedis(), closedPort(), startS3(), startDynamo()])
-  process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId
-  process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey
-  delete process.env.AWS_REGION
   await s3.createBucket('empty')
 })
 
@@ -65,7 +62,7 @@ dbname = 'seed'
 
 test('GET / shows every backend, the instance and the demo switches, and keeps a history', async t => {
   // The page shows the identity of the fixture's instance; the AWS checks take its region.
-  useImds(t, imds.endpoint)
+  const env = { ...imdsEnv(imds.endpoint), AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey }
   const { fastify } = await buildApp(t, `[checks]
 timeout_ms = 1000
 ${database()}[redis]
@@ -80,7 +77,7 @@ partition_key = 'id'
 endpoint = '${dynamo.endpoint}'
 [demo]
 enabled = true
-`)
+`, env)
   const url = await fastify.listen({ host: '127.0.0.1', port: 0 })
 
   const res = await fastify.inject('/')

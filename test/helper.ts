@@ -3,7 +3,8 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { TestContext } from 'node:test'
-import { buildServer } from '../server.ts'
+import { stringify } from 'smol-toml'
+import { buildServer, type BuildOptions } from '../server.ts'
 import { makeTempDir } from './harness/process.ts'
 import { freePort } from './harness/ports.ts'
 
@@ -27,6 +28,12 @@ export function cleanEnv (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     if (!key.startsWith('SUAI_') && !key.startsWith('AWS_')) env[key] = value
   }
   return { ...env, AWS_EC2_METADATA_DISABLED: 'true', ...extra }
+}
+
+// config.toml's text for these sections, written by the TOML library the app reads it with,
+// so every value (a quote or a backslash in a password) arrives as it was given.
+export function configToml (sections: Record<string, Record<string, unknown> | undefined>): string {
+  return stringify(Object.fromEntries(Object.entries(sections).filter(([, section]) => section !== undefined)))
 }
 
 // A fresh working directory holding config.toml (or `name`) with this text.
@@ -87,10 +94,12 @@ export async function startCli (t: TestContext, args: string[], { cwd, env = cle
   return { url, child, output: () => output, exited, stop }
 }
 
-// The app as the server builds it (real logger, real output.log), for inject().
-export async function buildApp (t: TestContext, toml: string, env: NodeJS.ProcessEnv = {}) {
+// The app as the server builds it (real logger, real output.log), for inject(). `env` is all
+// the environment the app sees, with the metadata service off unless it says otherwise;
+// `options` bring a test's own DNS, metadata client or backends.
+export async function buildApp (t: TestContext, toml: string, env: NodeJS.ProcessEnv = {}, options: BuildOptions = {}) {
   const cwd = await workDir(toml)
-  const built = await buildServer({ cwd, env, programDir: cwd })
+  const built = await buildServer({ cwd, env: { AWS_EC2_METADATA_DISABLED: 'true', ...env }, programDir: cwd }, options)
   t.after(() => built.close())
   await built.fastify.ready()
   return { ...built, cwd, logFile: built.fastify.config.logFile }

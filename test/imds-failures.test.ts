@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fromInstanceMetadata } from '@smithy/credential-provider-imds'
 import { createImds } from '../lib/imds.ts'
-import { identity, roleCredentials, startImds, useImds, type ImdsOptions } from './imds-fixture.ts'
+import { identity, imdsEnv, roleCredentials, startImds, type ImdsOptions } from './imds-fixture.ts'
 
 // The instance metadata service's real failure modes, each read through the SDK's own IMDS
 // credential provider (what the S3 and DynamoDB clients use on an instance) and through the
@@ -19,8 +19,10 @@ const TIMEOUT_MS = 300
 async function fixture (t: { after: (fn: () => Promise<void> | void) => void }, options: ImdsOptions) {
   const imds = await startImds(options)
   t.after(() => imds.stop())
-  // The SDK's provider finds the endpoint in the environment, as on an instance.
-  useImds(t, imds.endpoint)
+  // The SDK's provider reads the endpoint from the process's environment, as on an instance.
+  const saved = { ...process.env }
+  Object.assign(process.env, imdsEnv(imds.endpoint))
+  t.after(() => { process.env = saved })
   const sdkCredentials = () => fromInstanceMetadata({ timeout: TIMEOUT_MS, maxRetries: 0 })()
   const appLookup = () => createImds({ env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.endpoint }, requestTimeoutMs: TIMEOUT_MS }).lookup()
   return { imds, sdkCredentials, appLookup }

@@ -5,7 +5,7 @@ import { LOOPBACK } from './harness/index.ts'
 
 // An IMDSv2 of the test's own on loopback, as EC2 answers: a token only by PUT with a TTL
 // header, every GET refused (401) without that token. Tests point the app at it with
-// AWS_EC2_METADATA_SERVICE_ENDPOINT; nothing here ever reaches 169.254.169.254.
+// AWS_EC2_METADATA_SERVICE_ENDPOINT in the environment they give it (imdsEnv); nothing here ever reaches 169.254.169.254.
 // https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-service.html
 
 export const identity = {
@@ -111,18 +111,7 @@ export async function startImds ({ disabled = false, httpTokens = 'required', to
   }
 }
 
-// Points this process (the app under test and the AWS SDK) at `endpoint` until the test ends.
-export function useImds (t: { after: (fn: () => void) => void }, endpoint: string) {
-  const saved = { disabled: process.env.AWS_EC2_METADATA_DISABLED, endpoint: process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT }
-  delete process.env.AWS_EC2_METADATA_DISABLED
-  process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT = endpoint
-  t.after(() => {
-    restore('AWS_EC2_METADATA_DISABLED', saved.disabled)
-    restore('AWS_EC2_METADATA_SERVICE_ENDPOINT', saved.endpoint)
-  })
-}
-
-function restore (name: string, value: string | undefined) {
-  if (value === undefined) delete process.env[name]
-  else process.env[name] = value
+// The environment that points the app under test at `endpoint`.
+export function imdsEnv (endpoint: string): NodeJS.ProcessEnv {
+  return { AWS_EC2_METADATA_DISABLED: 'false', AWS_EC2_METADATA_SERVICE_ENDPOINT: endpoint }
 }

@@ -3,13 +3,13 @@ import assert from 'node:assert/strict'
 import { createImds } from '../lib/imds.ts'
 import { buildApp, eventually, readLog } from './helper.ts'
 import { closedPort, startDynamo, startS3, startSilentServer, type DynamoHandle, type PortHandle, type S3Handle } from './harness/index.ts'
-import { identity, startImds, useImds, type ImdsFixture } from './imds-fixture.ts'
+import { identity, imdsEnv, startImds, type ImdsFixture } from './imds-fixture.ts'
 
 // The instance metadata client against an IMDSv2 fixture on loopback, and what uses it: GET
 // /instance and the AWS checks' region. Nothing here may reach 169.254.169.254: every client
 // is pointed at the fixture, at a silent port or at a closed one.
 
-// The default for the app under test; useImds lifts it for one test, pointed at the fixture.
+// For the AWS SDK in this process; the app under test is given its own environment.
 process.env.AWS_EC2_METADATA_DISABLED = 'true'
 
 let fixture: ImdsFixture
@@ -20,10 +20,6 @@ let dynamo: DynamoHandle
 
 before(async () => {
   [fixture, silent, closed, s3, dynamo] = await Promise.all([startImds(), startSilentServer(), closedPort(), startS3(), startDynamo()])
-  // s3rver checks the signature; dynalite takes any key. Neither leaves the SDK asking IMDS.
-  process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId
-  process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey
-  delete process.env.AWS_REGION
   await s3.createBucket('deployed', { suaicloudapp: 'binary', 'config.toml': '[server]\n' })
   await dynamo.createTable('seed', { hash: ['id', 'S'] })
 })
@@ -32,7 +28,9 @@ after(async () => {
   await Promise.all([fixture, silent, closed, s3, dynamo].map(server => server?.stop()))
 })
 
-const at = (endpoint: string) => ({ AWS_EC2_METADATA_SERVICE_ENDPOINT: endpoint })
+const at = imdsEnv
+// s3rver checks the signature; dynalite takes any key. Neither leaves the SDK asking IMDS.
+const keys = () => ({ AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey })
 
 test('reads the identity with an IMDSv2 token, then answers from the cache', async () => {
   fixture.requests.length = 0
@@ -87,8 +85,7 @@ test('a refused connection is not on EC2 at once, naming the cause', async () =>
 })
 
 test('GET /instance names the instance that answered', async t => {
-  useImds(t, fixture.endpoint)
-  const { fastify } = await buildApp(t, '[server]\nhost = "127.0.0.1"\n')
+  const { fastify } = await buildApp(t, '[server]\nhost = "127.0.0.1"\n', imdsEnv(fixture.endpoint))
   const res = await fastify.inject('/instance')
   assert.equal(res.statusCode, 200)
   const body = res.json()
@@ -114,8 +111,7 @@ endpoint = '${dynamo.endpoint}'
 `
 
 test('without [aws] region, S3 and DynamoDB take the region of the instance and say so once', async t => {
-  useImds(t, fixture.endpoint)
-  const { fastify, logFile } = await buildApp(t, awsToml())
+  const { fastify, logFile } = await buildApp(t, awsToml(), { ...imdsEnv(fixture.endpoint), ...keys() })
   for (let i = 0; i < 2; i++) {
     for (const path of ['/s3', '/dynamodb']) {
       const res = await fastify.inject(path)
@@ -137,9 +133,7 @@ test('without [aws] region, S3 and DynamoDB take the region of the instance and 
 test('no [aws] region, no AWS_REGION and metadata disabled: the AWS checks fail at config, asking nobody', async t => {
   fixture.requests.length = 0
   // Pointed at the fixture but disabled, so that any request at all would be seen.
-  useImds(t, fixture.endpoint)
-  process.env.AWS_EC2_METADATA_DISABLED = 'true'
-  const { fastify } = await buildApp(t, awsToml())
+  const { fastify } = await buildApp(t, awsToml(), { ...imdsEnv(fixture.endpoint), ...keys(), AWS_EC2_METADATA_DISABLED: 'true' })
   for (const path of ['/s3', '/dynamodb']) {
     const res = await fastify.inject(path)
     assert.equal(res.statusCode, 503)

@@ -116,3 +116,13 @@ test('a 5xx never carries the cause to the caller', async t => {
   assert.ok(!res.body.includes('at '), 'no stack')
   await eventually(async () => (await readLog(logFile)).includes('internal detail 42'))
 })
+
+test('/metrics counts every probe of /health, though probes write no log line', async t => {
+  const { fastify } = await buildApp(t, minimalConfig)
+  for (let i = 0; i < 3; i++) await fastify.inject('/health')
+  await fastify.inject('/health?format=xml')
+  const metrics = (await fastify.inject('/metrics')).body
+  assert.match(metrics, /^http_requests_total\{method="GET",route="\/health",status_code="200"\} 3$/m)
+  assert.match(metrics, /^http_requests_total\{method="GET",route="\/health",status_code="400"\} 1$/m)
+  assert.match(metrics, /^http_request_duration_seconds_count\{route="\/health"\} 4$/m)
+})

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import type { InjectOptions } from 'fastify'
-import { buildApp, cleanEnv, eventually, freePort, readLog, runCli, startCli, workDir } from './helper.ts'
+import { buildApp, cleanEnv, configToml, eventually, freePort, readLog, runCli, startCli, workDir } from './helper.ts'
 import {
   LOOPBACK, closedPort, startDynamo, startMariadb, startRedis, startS3,
   type DynamoHandle, type MariadbHandle, type PortHandle, type RedisHandle, type S3Handle
@@ -62,12 +62,16 @@ interface Targets { databasePort: number, databaseUser: string, redisPort: numbe
 // The operator's keys (admin token, trace logging so that every error object is written out)
 // and four backends with the file's passwords.
 function toml (port: number, { databasePort, databaseUser, redisPort, s3, dynamodb, table }: Targets): string {
-  return `[server]\nhost = '${LOOPBACK}'\nport = ${port}\nadmin_token = '${secrets.adminToken}'\n` +
-    "[checks]\ntimeout_ms = 1000\ncache_ms = 0\n[log]\nlevel = 'trace'\n[aws]\nregion = 'us-east-1'\n" +
-    `[database]\nhost = '${LOOPBACK}'\nport = ${databasePort}\nuser = '${databaseUser}'\npassword = '${secrets.databaseFile}'\ndbname = '${db.database}'\n` +
-    `[redis]\nhost = '${LOOPBACK}'\nport = ${redisPort}\npassword = '${secrets.redisFile}'\n` +
-    `[s3]\nbucket = 'deployed'\nendpoint = '${s3}'\n` +
-    `[dynamodb]\ntable = '${table}'\npartition_key = 'id'\nendpoint = '${dynamodb}'\n`
+  return configToml({
+    server: { host: LOOPBACK, port, admin_token: secrets.adminToken },
+    checks: { timeout_ms: 1000, cache_ms: 0 },
+    log: { level: 'trace' },
+    aws: { region: 'us-east-1' },
+    database: { host: LOOPBACK, port: databasePort, user: databaseUser, password: secrets.databaseFile, dbname: db.database },
+    redis: { host: LOOPBACK, port: redisPort, password: secrets.redisFile },
+    s3: { bucket: 'deployed', endpoint: s3 },
+    dynamodb: { table, partition_key: 'id', endpoint: dynamodb }
+  })
 }
 
 interface Mode {

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { CheckRow } from '../commands/check.ts'
-import { cleanEnv, runCli, workDir } from './helper.ts'
+import { cleanEnv, configToml, runCli, workDir } from './helper.ts'
 import { makeCertificates, startMariadb, startRedis, type MariadbHandle, type RedisHandle } from './harness/index.ts'
 
 // The TLS paths of the database and redis checks against real TLS servers whose certificates a
@@ -28,11 +28,7 @@ after(async () => {
 
 // Runs `check --json` with only this section configured and returns its row.
 async function check (backend: 'database' | 'redis', section: Record<string, unknown>, { trustCa }: { trustCa: boolean }): Promise<CheckRow> {
-  const toml = [
-    `[checks]\ntimeout_ms = ${TIMEOUT_MS}\ncache_ms = 0`,
-    `[${backend}]`,
-    ...Object.entries(section).map(([key, value]) => `${key} = ${JSON.stringify(value)}`)
-  ].join('\n') + '\n'
+  const toml = configToml({ checks: { timeout_ms: TIMEOUT_MS, cache_ms: 0 }, [backend]: section })
   const env = cleanEnv(trustCa ? { NODE_EXTRA_CA_CERTS: certs.caFile } : {})
   const { code, stdout, stderr } = await runCli(['check', '--json'], { cwd: await workDir(toml), env })
   const row = (JSON.parse(stdout) as CheckRow[]).find(row => row.backend === backend)!
