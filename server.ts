@@ -40,6 +40,7 @@ export async function buildServer (options: LoadOptions, { backends = allBackend
 
   if (logger) {
     for (const problem of loaded.problems) logger.error({ file: loaded.file }, problem.message)
+    for (const warning of loaded.warnings) logger.warn(warning)
   }
 
   const fastify = Fastify({
@@ -82,6 +83,7 @@ export async function buildServer (options: LoadOptions, { backends = allBackend
 export async function serve (options: LoadOptions): Promise<Built & { url: string }> {
   const built = await buildServer(options)
   const { fastify, loaded, listen } = built
+  for (const warning of loaded.warnings) process.stderr.write(`suaicloudapp: warning: ${warning}\n`)
   if (!loaded.ok) {
     process.stderr.write(`suaicloudapp: the config has problems; serving /health as 503 until they are fixed:\n${loaded.problems.map(problem => `  ${problem.message}\n`).join('')}`)
   }

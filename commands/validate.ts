@@ -4,6 +4,7 @@ import { backends } from '../plugins/backends.ts'
 // Checks the config without touching a backend: exit 0 when valid, 2 when not.
 export function validate (options: LoadOptions): number {
   const loaded = loadConfig(options, backends)
+  for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`)
   if (!loaded.ok) return printProblems(loaded.problems)
   const names = backends.map(backend => backend.name)
   const configured = names.filter(name => loaded.config[name])

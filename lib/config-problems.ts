@@ -55,7 +55,50 @@ export function keyOutsideSections (context: ProblemContext, key: string): Confi
 
 export function unknownKey (context: ProblemContext, section: string, key: string): ConfigProblem {
   const keys = Object.keys(context.sections[section].properties)
-  return problem(context, section, key, `unknown key ${section}.${name(key)}${suggest(key, keys)}; [${section}] takes ${keys.join(', ')}`)
+  // A key of another section (region under [s3]) is in the wrong place, not misspelt.
+  const owners = Object.keys(context.sections).filter(other => other !== section && keySchema(context.sections, other, key))
+  const fix = owners.length > 0 ? `: ${name(key)} belongs under ${owners.map(owner => `[${owner}]`).join(' or ')}; move it there` : suggest(key, keys)
+  return problem(context, section, key, `unknown key ${section}.${name(key)}${fix}; [${section}] takes ${keys.join(', ')}`)
+}
+
+// SUAI_* variables that override nothing: a misspelt override would otherwise be ignored in
+// silence, and the student would wonder why the file's value still wins.
+export function unknownOverrides (env: NodeJS.ProcessEnv, sections: Record<string, TObject>): string[] {
+  const known = ['SUAI_CONFIG', ...Object.entries(sections).flatMap(([section, schema]) => Object.keys(schema.properties).map(key => envName(section, key)))]
+  return Object.keys(env).filter(variable => variable.startsWith('SUAI_') && !known.includes(variable))
+    .map(variable => `environment variable ${name(variable)} is not a setting and is ignored${suggest(variable, known)}`)
+}
+
+// What a TOML syntax error means in a config file, from the line it stopped on: the parser
+// says where it stopped, not what is missing ("control characters are not allowed in strings"
+// for a string without its closing quote). The column is where the fix goes.
+export function explainSyntax (text: string, line: number, column: number, reason: string): { reason: string, column: number } {
+  const source = text.split(/\r?\n/)[line - 1] ?? ''
+  const end = source.trimEnd().length + 1
+  const header = /^\s*\[/.test(source)
+  if (header && !source.includes(']')) return { reason: 'the section header has no closing ]: write it as [section]', column: end }
+  const assignment = /^(\s*[\w.-]+\s*)=\s*(.*)$/.exec(source)
+  if (!header && !assignment && /^\s*[\w.-]+\s+\S/.test(source)) {
+    return { reason: 'no = between the key and its value: write key = value', column: source.search(/\S\s/) + 2 }
+  }
+  if (assignment) {
+    const value = assignment[2].trimEnd()
+    const quote = value[0]
+    if ((quote === "'" || quote === '"') && value.indexOf(quote, 1) === -1) {
+      return { reason: `the string is not closed: add the closing ${quote} at the end of the line`, column: end }
+    }
+    // A bare word or a dotted address (a host name, 0.0.0.0) that the student meant as text.
+    const bare = value.replace(/\s*#.*$/, '')
+    const at = source.indexOf(value, assignment[1].length + 1) + 1
+    const key = assignment[1].trim()
+    if (/^(yes|no|on|off)$/i.test(bare)) return { reason: `TOML's booleans are true and false: write ${key} = ${/^(yes|on)$/i.test(bare) ? 'true' : 'false'}`, column: at }
+    if ((/^[A-Za-z_]/.test(bare) && !/^(true|false|inf|nan)\b/.test(bare)) || /^\d+(\.\d+){2,}$/.test(bare)) {
+      // Never echo a secret, even a mistyped one.
+      return { reason: `the value is not quoted: put it in quotes, ${key} = '${SECRET_LINE.test(source) ? '…' : bare}'`, column: at }
+    }
+  }
+  if (/followed by an end-of-line/.test(reason)) return { reason: 'one key = value per line: what follows the value is not part of it (quote the value if it is one string)', column }
+  return { reason: `${reason}; fix that line (strings need quotes, one key = value per line, [section] headers)`, column }
 }
 
 // TOML tells 8080 from 8080.0; JSON Schema does not, so the float is caught here.

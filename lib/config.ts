@@ -5,7 +5,7 @@ import { Ajv, type ValidateFunction } from 'ajv'
 import type { TObject } from '@sinclair/typebox'
 import type { BackendList } from './backend.ts'
 import { AppSections, secretKeys, sectionSchemas, type Config } from './config-schema.ts'
-import { envName, excerpt, floatForInteger, keyOutsideSections, keySchema, lineIndex, schemaProblem, unknownKey, unknownSection, type ConfigProblem, type ProblemContext } from './config-problems.ts'
+import { envName, excerpt, explainSyntax, floatForInteger, unknownOverrides, keyOutsideSections, keySchema, lineIndex, schemaProblem, unknownKey, unknownSection, type ConfigProblem, type ProblemContext } from './config-problems.ts'
 import { secretValues } from './secrets.ts'
 
 export type { Config, ConfigProblem }
@@ -26,6 +26,8 @@ export interface LoadedConfig<C extends Config = Config> {
   logFile: string
   // Values that must never appear in a log line, a response or an error text.
   secrets: string[]
+  // Mistakes that change nothing but deserve a word (a misspelt SUAI_* variable).
+  warnings: string[]
 }
 
 export interface LoadOptions {
@@ -100,9 +102,9 @@ export function loadConfig<const List extends BackendList> (options: LoadOptions
     if (!numbersOf(raw, floats)) parse(text)
   } catch (err) {
     if (!(err instanceof TomlError)) throw err
-    const reason = err.message.split('\n')[0].replace(/^Invalid TOML document: /, '')
-    const message = `${file}:${err.line}:${err.column}: TOML syntax error: ${reason}; fix that line (strings need quotes, one key per line, [section] headers)`
-    return { ...unreadable(file, message, options, sections, secrets), problems: [{ message, line: err.line, excerpt: excerpt(text, err.line, err.column) }] }
+    const { reason, column } = explainSyntax(text, err.line, err.column, err.message.split('\n')[0].replace(/^Invalid TOML document: /, ''))
+    const message = `${file}:${err.line}:${column}: TOML syntax error: ${reason}`
+    return { ...unreadable(file, message, options, sections, secrets), problems: [{ message, line: err.line, excerpt: excerpt(text, err.line, column) }] }
   }
 
   const context: ProblemContext = { file, lines: lineIndex(text), sections, secretKeys: secrets, env: options.env }
@@ -124,7 +126,8 @@ export function loadConfig<const List extends BackendList> (options: LoadOptions
     config: config as Config<List>,
     problems,
     logFile: logFileOf(config, options),
-    secrets: secretValues(secrets, raw, data, options.env)
+    secrets: secretValues(secrets, raw, data, options.env),
+    warnings: unknownOverrides(options.env, sections)
   }
 }
 
@@ -135,7 +138,7 @@ function unreadable<List extends BackendList> (file: string | undefined, message
   for (const section of Object.keys(appSections)) {
     if (hasDefault(section)) config[section] = salvage(sections[section], data[section])
   }
-  return { ok: false, file, config: config as Config<List>, problems: [{ message }], logFile: logFileOf(config, options), secrets: secretValues(secrets, {}, data, options.env) }
+  return { ok: false, file, config: config as Config<List>, problems: [{ message }], logFile: logFileOf(config, options), secrets: secretValues(secrets, {}, data, options.env), warnings: unknownOverrides(options.env, sections) }
 }
 
 function logFileOf (config: Table, { cwd }: LoadOptions): string {

@@ -92,6 +92,19 @@ test('on a terminal, the first Ctrl-C says how long the drain takes and that a s
   assert.equal(await terminal.exited, 1, 'the second Ctrl-C leaves at once, not after the 60 s drain')
 })
 
+test('a misspelt SUAI_ variable is a warning naming the closest one, in validate and at start-up', async t => {
+  const port = await freePort()
+  const cwd = await workDir(`[server]\nhost = '127.0.0.1'\nport = ${port}\n[database]\nhost = 'h'\nuser = 'u'\ndbname = 'd'\n`)
+  const env = cleanEnv({ SUAI_DATABASE_HOTS: 'x' })
+  const warning = 'environment variable SUAI_DATABASE_HOTS is not a setting and is ignored — did you mean SUAI_DATABASE_HOST?'
+  const valid = await runCli(['validate'], { cwd, env })
+  assert.equal(valid.code, 0)
+  assert.equal(valid.stderr, `warning: ${warning}\n`)
+  const app = await startCli(t, [], { cwd, env })
+  assert.match(app.output(), new RegExp(`suaicloudapp: warning: ${warning.replace('?', '\\?')}`))
+  await eventually(async () => (await readLog(join(cwd, 'output.log'))).includes('SUAI_DATABASE_HOTS'))
+})
+
 test('a port in use is one clear line and exit 1', async t => {
   const blocker = createServer()
   await new Promise<void>(resolve => blocker.listen(0, '127.0.0.1', resolve))

@@ -95,8 +95,8 @@ test('a missing --config file is an error, not a fallback to ./config.toml', asy
 test('a TOML syntax error names the file, line and column', async () => {
   const { loaded, cwd } = await load('[server]\nport = 8080\nhost = 0.0.0.0\n')
   const [message] = messages(loaded)
-  assert.ok(message.startsWith(`${join(cwd, 'config.toml')}:3:`), message)
-  assert.match(message, /TOML syntax error/)
+  assert.ok(message.startsWith(`${join(cwd, 'config.toml')}:3:8:`), message)
+  assert.match(message, /TOML syntax error: the value is not quoted: put it in quotes, host = '0\.0\.0\.0'/)
   assert.ok(!loaded.ok && loaded.problems[0].excerpt?.includes('host = 0.0.0.0'))
 })
 
