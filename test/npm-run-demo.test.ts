@@ -42,7 +42,7 @@ test('npm run demo: every card OK on the dashboard within 15 s, and Ctrl-C leave
   demo.stdout.on('data', chunk => { output += chunk })
   demo.stderr.on('data', chunk => { output += chunk })
   const exited = new Promise<string>(resolve => demo.once('exit', (code, signal) => resolve(signal ?? `code ${code}`)))
-  t.after(() => { if (demo.exitCode === null) process.kill(-demo.pid!, 'SIGKILL') })
+  t.after(() => { if (demo.exitCode === null && demo.signalCode === null) process.kill(-demo.pid!, 'SIGKILL') })
 
   const url = (await eventually(() => /^dashboard +(http:\/\/127\.0\.0\.1:\d+)\//m.exec(output)?.[1], { timeoutMs: DASHBOARD_DEADLINE_MS, intervalMs: 100 }))
   const browser = await launchChromium()
@@ -59,6 +59,7 @@ test('npm run demo: every card OK on the dashboard within 15 s, and Ctrl-C leave
   assert.match(output, /Now break something/)
   assert.match(output, /redis-cli -p \d+ shutdown nosave/)
 
+  assert.equal(demo.exitCode, null, `the demo is still running before Ctrl-C:\n${output}`)
   const started = descendants(demo.pid!)
   assert.ok(started.length >= 6, `npm, the demo, the app, mariadbd and three redis-servers run (${started.length} processes)`)
   process.kill(-demo.pid!, 'SIGINT')

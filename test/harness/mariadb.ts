@@ -20,9 +20,9 @@ export interface MariadbHandle {
   stop: () => Promise<void>
 }
 
-const USER = 'suai'
-const PASSWORD = 'suai-test-secret-1'
-const DATABASE = 'suai'
+// The account every server of the harness has, known before one starts.
+export const MARIADB_ACCOUNT = { user: 'suai', password: 'suai-test-secret-1', database: 'suai' }
+const { user: USER, password: PASSWORD, database: DATABASE } = MARIADB_ACCOUNT
 const START_TIMEOUT_MS = 30_000
 
 // Small InnoDB files keep install and start under a second; no native AIO because

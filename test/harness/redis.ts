@@ -93,14 +93,14 @@ export async function startRedis ({ password, port: wanted, replicaOf, tls }: { 
   }
 }
 
-/** Three masters, no replicas, all 16384 slots assigned and cluster_state:ok on every node. */
-export async function startRedisCluster (): Promise<RedisClusterHandle> {
+/** Three masters, no replicas, all 16384 slots assigned and cluster_state:ok on every node. `port`: the first node's. */
+export async function startRedisCluster ({ port: first }: { port?: number } = {}): Promise<RedisClusterHandle> {
   const dir = await makeTempDir('redis-cluster')
   const servers: ServerProcess[] = []
   const ports: number[] = []
   try {
     for (let i = 0; i < 3; i++) {
-      const port = await freePort()
+      const port = i === 0 && first ? first : await freePort()
       // The bus port defaults to port + 10000, which nobody checked is free
       const busPort = await freePort()
       ports.push(port)

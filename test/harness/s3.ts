@@ -13,10 +13,9 @@ export interface S3Handle {
   stop: () => Promise<void>
 }
 
-// s3rver's built-in credentials; it rejects other keys and bad signatures
-const ACCESS_KEY_ID = 'S3RVER'
-const SECRET_ACCESS_KEY = 'S3RVER'
-const REGION = 'us-east-1'
+// s3rver's built-in credentials (it rejects other keys and bad signatures), known before it starts.
+export const S3RVER_ACCOUNT = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', region: 'us-east-1' }
+const { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY, region: REGION } = S3RVER_ACCOUNT
 
 /** s3rver in this process, on a port the kernel picks at bind time, so there is no race for it. */
 export async function startS3 ({ port: wanted = 0 }: { port?: number } = {}): Promise<S3Handle> {
