@@ -1,10 +1,12 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { REQUEST_LINE } from './lib/log-destination.ts'
 import access from './plugins/access.ts'
 import configPlugin, { type ConfigPluginOptions } from './plugins/config.ts'
 import database from './plugins/database.ts'
 import dynamodb from './plugins/dynamodb.ts'
 import metrics from './plugins/metrics.ts'
 import redis from './plugins/redis.ts'
+import requestLog from './plugins/request-log.ts'
 import s3 from './plugins/s3.ts'
 import routes from './routes/index.ts'
 
@@ -29,8 +31,6 @@ export default async function app (fastify: FastifyInstance, options: AppOptions
     // Only routes with numbers in their query pay for this check (a hook on every request would
     // cost the /health probe too).
     if (takesNumbers(route.schema?.querystring)) route.preHandler = [refuseInfinity, ...[route.preHandler ?? []].flat()]
-    // One line per request, except on routes that log only warnings (the load balancer's probe).
-    if (route.logLevel !== 'warn') route.onResponse = [...[route.onResponse ?? []].flat(), logRequest]
   })
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
@@ -49,7 +49,7 @@ export default async function app (fastify: FastifyInstance, options: AppOptions
   fastify.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]
     const allowed = endpoints.get(path)
-    request.log.info({ method: request.method, url: request.url, statusCode: allowed ? 405 : 404 }, 'request')
+    request.log.info({ method: request.method, url: request.url, statusCode: allowed ? 405 : 404 }, REQUEST_LINE)
     const list = [...endpoints].map(([url, methods]) => `${[...methods].join(',')} ${url}`).join(', ')
     if (allowed) {
       reply.header('allow', [...allowed, 'HEAD'].join(', '))
@@ -60,16 +60,13 @@ export default async function app (fastify: FastifyInstance, options: AppOptions
 
   await fastify.register(configPlugin, options)
   await fastify.register(access)
+  await fastify.register(requestLog)
   await fastify.register(database)
   await fastify.register(redis)
   await fastify.register(s3)
   await fastify.register(dynamodb)
   await fastify.register(metrics)
   await fastify.register(routes)
-}
-
-async function logRequest (request: FastifyRequest, reply: FastifyReply) {
-  request.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
 }
 
 // Ajv coerces "Infinity" and "1e999" to numbers and then skips minimum and maximum, which it
