@@ -2,9 +2,10 @@ import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { REQUEST_LINE } from '../lib/log-destination.ts'
 
-// How the request log is kept worth its cost. A line costs the server about as much as a cached
-// check (npm run bench), and at load-test rates it would rotate the check news out of output.log
-// within seconds. So each route writes its first LINES_PER_MINUTE successful, fast requests of a
+// How the request log is kept worth its cost. Measured under load on GET /database, a line per
+// request took the server's CPU per request from 65 to 100 µs (the summary: 56 µs at info and at
+// warn alike), and at load-test rates it would rotate the check news out of output.log within
+// seconds. So each route writes its first LINES_PER_MINUTE successful, fast requests of a
 // minute one by one (a person with curl sees every request), and past that only counts them in one
 // summary line per route and minute. Whatever an operator reads is always a line of its own:
 // non-2xx answers, slow requests, the admin endpoints and every request that changes state.
