@@ -7,7 +7,7 @@ export const REQUEST_LINE = 'request'
 
 // What waits to be written before request lines are dropped: a few thousand lines, enough for a
 // burst or a rotation, and a few MB of heap at most.
-export const MAX_BACKLOG_BYTES = 1024 * 1024
+const MAX_BACKLOG_BYTES = 1024 * 1024
 
 // A pino destination in front of the log file's stream that never lets lines queue without
 // limit. The file stream takes lines faster than the disk does and would keep all of them in

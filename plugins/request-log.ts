@@ -10,7 +10,7 @@ import { REQUEST_LINE } from '../lib/log-destination.ts'
 // summary line per route and minute. Whatever an operator reads is always a line of its own:
 // non-2xx answers, slow requests, the admin endpoints and every request that changes state.
 export const LINES_PER_MINUTE = 60
-export const SLOW_MS = 1000
+const SLOW_MS = 1000
 const SUMMARY_MS = 60_000
 
 interface RouteMinute {
