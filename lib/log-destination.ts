@@ -29,12 +29,8 @@ export class BoundedDestination {
     this.maxBacklogBytes = maxBacklogBytes
   }
 
-  // Bytes accepted and not yet written to the file.
-  get backlogBytes (): number {
-    return this.stream.writableLength
-  }
-
   write (line: string): void {
+    // writableLength: the bytes the stream has accepted and not yet written to the file.
     if (this.lastMsg === REQUEST_LINE && this.stream.writableLength >= this.maxBacklogBytes) {
       this.dropped++
       this.unreported++

@@ -5,9 +5,9 @@ import { REQUEST_LINE } from '../lib/log-destination.ts'
 // How the request log is kept worth its cost. Measured under load on GET /database, a line per
 // request took the server's CPU per request from 65 to 100 µs (the summary: 56 µs at info and at
 // warn alike), and at load-test rates it would rotate the check news out of output.log within
-// seconds. So each route writes its first LINES_PER_MINUTE successful, fast requests of a
-// minute one by one (a person with curl sees every request), and past that only counts them in one
-// summary line per route and minute. Whatever an operator reads is always a line of its own:
+// seconds. So a successful, fast request is a line only until its route has written
+// LINES_PER_MINUTE lines in the current minute (a person with curl sees every request); past that
+// it is only counted, in one summary line per route and minute. Whatever an operator reads is always a line of its own:
 // non-2xx answers, slow requests, the admin endpoints and every request that changes state.
 export const LINES_PER_MINUTE = 60
 const SLOW_MS = 1000
