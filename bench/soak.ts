@@ -106,7 +106,7 @@ async function soakRun ({ level, server, inspector }: Subject, backends: Backend
       const t = (performance.now() - started) / 1000
       const heapUsed = await inspector.heapUsedAfterGc().catch(() => undefined)
       if (heapUsed === undefined) return
-      samples.push({ t, phase, heapUsed, rss: rssBytes(pid), fds: openFds(pid), connections: backends.ports.map(port => connectionsTo(pid, port)), dropped: await dropped() })
+      samples.push({ t, phase, heapUsed, rss: rssBytes(pid), fds: openFds(pid), connections: backends.ports.map(port => connectionsTo(pid, port)), dropped: await dropped().catch(() => NaN) })
       await sleep(SAMPLE_MS)
     }
   })()
