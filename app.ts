@@ -1,12 +1,14 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { BackendList } from './lib/backend.ts'
 import type { LoadedConfig } from './lib/config.ts'
+import { REQUEST_LINE } from './lib/log-destination.ts'
 import access from './plugins/access.ts'
 import backends from './plugins/backends.ts'
 import configPlugin from './plugins/config.ts'
 import demo from './plugins/demo.ts'
 import environmentPlugin, { type Environment } from './plugins/environment.ts'
 import metrics from './plugins/metrics.ts'
+import requestLog from './plugins/request-log.ts'
 import routes from './routes/index.ts'
 
 export interface AppOptions {
@@ -35,8 +37,6 @@ export default async function app (fastify: FastifyInstance, options: AppOptions
     // Only routes with numbers in their query pay for this check (a hook on every request would
     // cost the /health probe too).
     if (takesNumbers(route.schema?.querystring)) route.preHandler = [refuseInfinity, ...[route.preHandler ?? []].flat()]
-    // One line per request, except on routes that log only warnings (the load balancer's probe).
-    if (route.logLevel !== 'warn') route.onResponse = [...[route.onResponse ?? []].flat(), logRequest]
   })
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
@@ -55,7 +55,7 @@ export default async function app (fastify: FastifyInstance, options: AppOptions
   fastify.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]
     const allowed = endpoints.get(path)
-    request.log.info({ method: request.method, url: request.url, statusCode: allowed ? 405 : 404 }, 'request')
+    request.log.info({ method: request.method, url: request.url, statusCode: allowed ? 405 : 404 }, REQUEST_LINE)
     const list = [...endpoints].map(([url, methods]) => `${[...methods].join(',')} ${url}`).join(', ')
     if (allowed) {
       reply.header('allow', [...allowed, 'HEAD'].join(', '))
@@ -67,14 +67,11 @@ export default async function app (fastify: FastifyInstance, options: AppOptions
   await fastify.register(configPlugin, { loaded: options.loaded })
   await fastify.register(environmentPlugin, options.environment)
   await fastify.register(access)
+  await fastify.register(requestLog)
   await fastify.register(backends, { list: options.backends })
   await fastify.register(demo)
   await fastify.register(metrics)
   await fastify.register(routes)
-}
-
-async function logRequest (request: FastifyRequest, reply: FastifyReply) {
-  request.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
 }
 
 // Ajv coerces "Infinity" and "1e999" to numbers and then skips minimum and maximum, which it

@@ -5,6 +5,7 @@ import { checks } from './checks.ts'
 import { logs } from './logs.ts'
 import { table, type Row, type Section } from './report.ts'
 import { bun, root } from './servers.ts'
+import { soak } from './soak.ts'
 import { startup } from './startup.ts'
 import { throughput } from './throughput.ts'
 
@@ -12,7 +13,7 @@ import { throughput } from './throughput.ts'
 // NAME…` runs only those. Everything it starts listens on loopback and is stopped at the end.
 process.env.AWS_EC2_METADATA_DISABLED = 'true'
 
-const benches: Record<string, () => Promise<Section>> = { throughput, checks, logs, startup }
+const benches: Record<string, () => Promise<Section>> = { throughput, checks, logs, startup, soak }
 const chosen = process.argv.slice(2)
 const unknown = chosen.filter(name => !(name in benches))
 if (unknown.length) {

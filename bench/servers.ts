@@ -26,15 +26,19 @@ export type Command = (port: number, dir: string) => string[] | Promise<string[]
 
 type Sections = Record<string, Record<string, string | number>>
 
-// The executable listening on loopback with its config and log in its folder, and no drain (a
-// bench stops it at once); `sections` add to or override those.
-export const suaicloudapp = (sections: Sections = {}): Command => (port, dir) => {
+// The app from its sources on the same Node binary, for a bench that must not wait for (or
+// trust) a build, with `nodeOptions` for Node itself.
+export const fromSources = (...nodeOptions: string[]) => [node, ...nodeOptions, '--import', import.meta.resolve('tsx'), join(root, 'cli.ts')]
+
+// The executable (or `program`) listening on loopback with its config and log in its folder, and
+// no drain (a bench stops it at once); `sections` add to or override those.
+export const suaicloudapp = (sections: Sections = {}, program = [executable]): Command => (port, dir) => {
   const config = join(dir, 'config.toml')
   const all: Sections = { ...sections, server: { host: LOOPBACK, port, drain_ms: 0, ...sections.server }, log: { file: join(dir, 'output.log'), ...sections.log } }
   // A JSON string is a TOML basic string.
   writeFileSync(config, Object.entries(all).map(([name, keys]) =>
     `[${name}]\n${Object.entries(keys).map(([key, value]) => `${key} = ${JSON.stringify(value)}\n`).join('')}`).join(''))
-  return [executable, '--config', config]
+  return [...program, '--config', config]
 }
 
 export const baseline = (kind: 'http' | 'express' | 'fastify', runtime = bun): Command => port => [runtime, join(root, 'bench', 'hello.ts'), kind, String(port)]
@@ -42,6 +46,9 @@ export const baseline = (kind: 'http' | 'express' | 'fastify', runtime = bun): C
 export interface Server {
   url: string
   dir: string
+  pid: number
+  // Why the process is gone, or undefined while it runs.
+  exitReason: () => string | undefined
   // From exec to the first 200 from /health, and the resident set at that moment.
   startMs: number
   rssBytes: number
@@ -67,7 +74,7 @@ export async function start (command: Command): Promise<Server> {
       if (proc.exitReason) throw new Error(`${file} ${proc.exitReason} before answering\n${proc.logTail()}`)
       if (await status(port) === 200) {
         const pid = proc.pid!
-        return { url: `http://${LOOPBACK}:${port}`, dir, startMs: performance.now() - started, rssBytes: rssBytes(pid), cpuSeconds: () => cpuSeconds(pid), stop }
+        return { url: `http://${LOOPBACK}:${port}`, dir, pid, exitReason: () => proc.exitReason, startMs: performance.now() - started, rssBytes: rssBytes(pid), cpuSeconds: () => cpuSeconds(pid), stop }
       }
       if (performance.now() - started > START_TIMEOUT_MS) throw new Error(`${file}: no 200 from /health within ${START_TIMEOUT_MS} ms\n${proc.logTail()}`)
       await sleep(POLL_MS)
@@ -97,7 +104,7 @@ function cpuSeconds (pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond
 }
 
-function rssBytes (pid: number): number {
+export function rssBytes (pid: number): number {
   const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
   return Number(kb) * 1024
 }

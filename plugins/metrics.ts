@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { droppedRequestLines } from '../lib/logger.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -73,6 +74,16 @@ export default fp(async function metrics (fastify) {
     collect () {
       this.reset()
       for (const result of latest()) this.set({ backend: result.backend }, result.durationMs / 1000)
+    }
+  }))
+
+  registry.registerMetric(new Counter({
+    name: 'suaicloudapp_log_request_lines_dropped_total',
+    help: 'Request log lines dropped because output.log was not written as fast as they came',
+    registers: [],
+    collect () {
+      this.reset()
+      this.inc(droppedRequestLines(fastify.log))
     }
   }))
 
