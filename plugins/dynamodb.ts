@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { clientOptions, lazyClient, send, type AwsError } from '../lib/aws.ts'
 import { defineBackend, type BackendDeps } from '../lib/backend.ts'
 import { CheckFailure, defineCheck } from '../lib/check.ts'
+import { dynamodbRecords } from '../lib/records-dynamodb.ts'
 import { awsApiHints, type Hints } from '../lib/hints.ts'
 import { Endpoint, NonEmpty } from '../lib/schema.ts'
 
@@ -64,7 +65,7 @@ function createDynamodb (section: Static<typeof DynamodbSection>, deps: BackendD
     await send(ctx, 'dynamodb:DeleteItem', options => dynamo.send(new sdk.DeleteItemCommand({ TableName: table, Key }), options))
   })
 
-  return { check, close: aws.close }
+  return { check, close: aws.close, records: dynamodbRecords(aws.client, table, partitionKey) }
 }
 
 function classify (err: unknown): CheckFailure | undefined {

@@ -5,6 +5,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { defineBackend, type BackendDeps } from '../lib/backend.ts'
 import { CheckFailure, defineCheck, type CheckContext, type Stage } from '../lib/check.ts'
 import type { Hints } from '../lib/hints.ts'
+import { redisRecords } from '../lib/records-redis.ts'
 import { Host, NonEmpty, Port } from '../lib/schema.ts'
 
 export const RedisSection = Type.Object({
@@ -149,7 +150,14 @@ function createRedis (section: Static<typeof RedisSection>, deps: BackendDeps) {
     }
   })
 
-  return { check, close: async () => reset() }
+  // The connection the last check opened, for the fleet's heartbeats: none after a failed check.
+  async function connected (): Promise<RedisClientType | RedisClusterType> {
+    if (!connection) throw new Error('not connected: the last redis check failed or none ran yet')
+    const { node, cluster } = await connection
+    return cluster ? cluster() : node
+  }
+
+  return { check, close: async () => reset(), records: redisRecords(connected) }
 }
 
 function parseInfo (text: string): Record<string, string> {
