@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { Type, type Static } from '@sinclair/typebox'
 import { clientOptions, lazyClient, send, type AwsError } from '../lib/aws.ts'
@@ -26,7 +27,9 @@ const hints: Hints = {
 // read and deleted.
 function createDynamodb (section: Static<typeof DynamodbSection>, deps: BackendDeps) {
   const { table, partition_key: partitionKey } = section
-  const probeId = `suaicloudapp-probe-${hostname()}`
+  // Its own per process and per app: two on one host (the service and a `check`) must not
+  // delete each other's probe between its write and its read.
+  const probeId = `suaicloudapp-probe-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`
   const aws = lazyClient(async () => {
     const sdk = await import('@aws-sdk/client-dynamodb')
     return { sdk, client: new sdk.DynamoDBClient(clientOptions(section.endpoint, deps)) }

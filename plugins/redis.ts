@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { isIP, connect as netConnect } from 'node:net'
 import { hostname } from 'node:os'
 import type { RedisClientType, RedisClusterType } from 'redis'
@@ -38,7 +39,9 @@ interface Connection {
 // first check asks the node (INFO cluster) and switches to the cluster client when it must.
 function createRedis (section: Static<typeof RedisSection>, deps: BackendDeps) {
   const { log, timeoutMs, lookup } = deps
-  const probeKey = `suaicloudapp:probe:${hostname()}:${process.pid}`
+  // Its own per app too, not only per process: apps that share a process and a cluster must not
+  // overwrite each other's probe between its SET and its GET.
+  const probeKey = `suaicloudapp:probe:${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
   let connection: Promise<Connection> | undefined
   // Every client made for the current connection, reachable even while it is still connecting.
   let clients: Array<{ destroy: () => void }> = []
