@@ -2,6 +2,7 @@ import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { createClient } from 'redis'
 import { buildApp, configToml, eventually } from './helper.ts'
+import { createImds } from '../lib/imds.ts'
 import { imdsEnv, startImds } from './imds-fixture.ts'
 import type { FleetView } from '../lib/fleet-view.ts'
 import {
@@ -49,14 +50,26 @@ async function startInstance (t: TestContext, { id, zone, redis, dynamodb, token
     dynamodb: dynamodb ? { table: 'seed', partition_key: 'partition_key', endpoint: dynamo.endpoint } : undefined
   })
   const env = { AWS_ACCESS_KEY_ID: dynamo.accessKeyId, AWS_SECRET_ACCESS_KEY: dynamo.secretAccessKey, ...imdsEnv(imds.endpoint) }
-  const built = await buildApp(t, toml, env)
+  // A metadata client as the app makes one, with time to spare on two busy cores: an identity
+  // lost to a slow fixture would publish under the host name instead.
+  const built = await buildApp(t, toml, env, { imds: createImds({ env, requestTimeoutMs: 5000, lookupTimeoutMs: 10_000 }) })
   // Port 0: the kernel's choice; the fleet needs a listener, not a known port.
   await built.fastify.listen({ host: LOOPBACK, port: 0 })
   let stopped = false
+  const fleet = async (): Promise<FleetView> => (await built.fastify.inject({ url: '/fleet', headers: token ? { authorization: `Bearer ${token}` } : {} })).json()
   return {
     id,
     fastify: built.fastify,
-    fleet: async (): Promise<FleetView> => (await built.fastify.inject({ url: '/fleet', headers: token ? { authorization: `Bearer ${token}` } : {} })).json(),
+    fleet,
+    // The first view that satisfies `wanted`; on timeout, the error shows the last one seen.
+    async until (wanted: (view: FleetView) => boolean): Promise<FleetView> {
+      let last: FleetView | undefined
+      try {
+        return await eventually(async () => { last = await fleet(); return wanted(last) && last }, WAIT)
+      } catch (err) {
+        throw new Error(`${(err as Error).message}; the last /fleet of ${id}: ${JSON.stringify(last)}`)
+      }
+    },
     stop: async () => { if (!stopped) { stopped = true; await built.close() } }
   }
 }
@@ -72,10 +85,7 @@ test('three instances sharing a Redis Cluster each see all three, grouped by AZ,
   t.after(() => Promise.all(members.map(member => member.stop())))
   const all = members.map(member => member.id)
   for (const member of members) {
-    const view = await eventually(async () => {
-      const view = await member.fleet()
-      return all.every(id => ids(view).includes(id)) && view
-    }, WAIT)
+    const view = await member.until(view => all.every(id => ids(view).includes(id)))
     assert.deepEqual(view.source.stores, ['redis'])
     assert.equal(view.self, member.id)
     const zones = Object.fromEntries(view.zones.map(({ zone, instances }) => [zone, instances.map(instance => instance.id).filter(id => all.includes(id))]))
@@ -103,7 +113,7 @@ test('three instances sharing a Redis Cluster each see all three, grouped by AZ,
 
   await members[2].stop()
   for (const member of members.slice(0, 2)) {
-    await eventually(async () => !ids(await member.fleet()).includes(all[2]), WAIT)
+    await member.until(view => !ids(view).includes(all[2]))
   }
 })
 
@@ -116,10 +126,7 @@ test('an instance whose Redis drops it still appears, through DynamoDB, and the 
   t.after(() => Promise.all(members.map(member => member.stop())))
   const all = members.map(member => member.id)
   for (const member of members) {
-    const view = await eventually(async () => {
-      const view = await member.fleet()
-      return all.every(id => ids(view).includes(id)) && view.verdict.failingInZones.length > 0 && view
-    }, WAIT)
+    const view = await member.until(view => all.every(id => ids(view).includes(id)) && view.verdict.failingInZones.length > 0)
     assert.deepEqual(view.verdict.failingInZones, [{ backend: 'redis', zones: ['eu-west-1c'] }])
     assert.deepEqual(view.verdict.failingEverywhere, [])
     assert.match(view.verdict.summary.join('\n'), /redis fails only in eu-west-1c/)
@@ -141,7 +148,7 @@ test('a Redis killed and restarted under heartbeats: no crash, this instance alo
   ])
   t.after(() => Promise.all(members.map(member => member.stop())))
   const both = async () => {
-    for (const member of members) await eventually(async () => ids(await member.fleet()).length === 2, WAIT)
+    for (const member of members) await member.until(view => ids(view).length === 2)
   }
   const fleetKeys = async () => {
     const client = createClient({ socket: { host: redis.host, port: redis.port } })
@@ -151,10 +158,7 @@ test('a Redis killed and restarted under heartbeats: no crash, this instance alo
   await both()
 
   await redis.kill9()
-  const alone = await eventually(async () => {
-    const view = await members[0].fleet()
-    return view.source.stores.length === 0 && view
-  }, WAIT)
+  const alone = await members[0].until(view => view.source.stores.length === 0)
   assert.deepEqual(ids(alone), [members[0].id])
   assert.match(alone.source.note ?? '', /^this instance only: redis: its check fails/)
   assert.equal((await members[0].fastify.inject('/health')).body, 'healthy')
@@ -175,5 +179,5 @@ test('/fleet needs the admin token when one is set; alone, this instance says wh
   const view = await member.fleet()
   assert.deepEqual(ids(view), ['i-0alone00000000001'])
   assert.deepEqual(view.source.stores, [])
-  await eventually(async () => /neither \[redis\] nor \[dynamodb\] is configured/.test((await member.fleet()).source.note ?? '') || undefined, WAIT)
+  await member.until(view => /neither \[redis\] nor \[dynamodb\] is configured/.test(view.source.note ?? ''))
 })
