@@ -6,9 +6,9 @@ import { fleetView, type Heartbeat, type Snapshot } from '../lib/fleet-view.ts'
 import { version } from '../lib/version.ts'
 
 // The fleet heartbeat: every [fleet] interval_ms this instance runs its checks and publishes
-// who it is and how each backend answered, through the first shared store whose check passes
-// ([redis], else the [dynamodb] table), reading back every other instance's heartbeat as it
-// does. GET /fleet renders the last reading; it never waits on a store.
+// who it is and how each backend answered through the first shared store whose check passes
+// ([redis], else the [dynamodb] table), and reads every other instance's heartbeat from every
+// store that works. GET /fleet renders the last reading; it never waits on a store.
 function createFleet (fastify: FastifyInstance) {
   const { values, scrub } = fastify.config
   const { enabled, interval_ms: intervalMs } = values.fleet
@@ -71,17 +71,20 @@ function createFleet (fastify: FastifyInstance) {
         problems.push(`${name}: ${scrub(String((err as Error)?.message ?? err))}`)
       }
     }
-    if (stores.length === 0 && problems.length === 0) problems.push('neither [redis] nor [dynamodb] is configured')
-    update({ stores, at: Date.now(), heartbeats: [...seen.values()], problems })
+    const unconfigured = stores.length === 0 && problems.length === 0
+    if (unconfigured) problems.push('neither [redis] nor [dynamodb] is configured')
+    update({ stores, at: Date.now(), heartbeats: [...seen.values()], problems }, unconfigured)
   }
 
-  // Logged once per change of stores, not on every heartbeat.
-  function update (next: Snapshot) {
+  // Logged once per change of stores, not on every heartbeat; a warning only when a configured
+  // store fails.
+  function update (next: Snapshot, unconfigured: boolean) {
     snapshot = next
     const news = next.stores.join(' and ') || 'none'
     if (news === told) return
     told = news
     if (next.stores.length > 0) log.info({ stores: next.stores, problems: next.problems.length > 0 ? next.problems : undefined }, `fleet: heartbeats through ${news}`)
+    else if (unconfigured) log.info('fleet: neither [redis] nor [dynamodb] is configured; GET /fleet shows this instance only')
     else log.warn({ problems: next.problems }, 'fleet: no shared store works; GET /fleet shows this instance only')
   }
 
