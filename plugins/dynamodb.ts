@@ -4,8 +4,8 @@ import { Type, type Static } from '@sinclair/typebox'
 import { clientOptions, lazyClient, send, type AwsError } from '../lib/aws.ts'
 import { defineBackend, type BackendDeps } from '../lib/backend.ts'
 import { CheckFailure, defineCheck } from '../lib/check.ts'
-import { dynamodbRecords } from '../lib/records-dynamodb.ts'
 import { awsApiHints, type Hints } from '../lib/hints.ts'
+import { dynamodbRecords } from '../lib/records-dynamodb.ts'
 import { Endpoint, NonEmpty } from '../lib/schema.ts'
 
 export const DynamodbSection = Type.Object({

@@ -27,7 +27,8 @@ function createFleet (fastify: FastifyInstance) {
   let told: string | undefined
   let timer: NodeJS.Timeout | undefined
   let beating: Promise<void> | undefined
-  let closed = false
+  // Aborts the store calls in flight on close, so shutdown never waits for their timeout.
+  const closing = new AbortController()
 
   // This instance now, from the checks' latest results (never their messages or hints).
   async function heartbeat (results: CheckResult[]): Promise<Heartbeat> {
@@ -47,7 +48,7 @@ function createFleet (fastify: FastifyInstance) {
   async function beat () {
     const present = fastify.backends.present()
     const results = await Promise.all(present.map(backend => backend.check()))
-    if (closed) return
+    if (closing.signal.aborted) return
     const self = await heartbeat(results)
     const record = JSON.stringify(self)
     const seen = new Map<string, Heartbeat>()
@@ -56,12 +57,12 @@ function createFleet (fastify: FastifyInstance) {
     for (const [i, { definition: { name }, records }] of present.entries()) {
       if (!records) continue
       if (results[i].status === 'fail') { problems.push(`${name}: its check fails (${results[i].stage})`); continue }
-      const publish = () => bounded(signal => records.publish(self.id, record, 3 * intervalMs, signal), timeoutMs)
+      const publish = () => bounded(signal => records.publish(self.id, record, 3 * intervalMs, signal), timeoutMs, closing.signal)
       try {
         // The first store that works gets the heartbeat. A later one gets it too only when it
         // holds instances the first does not have: they cannot reach the first, so they must
         // see us here.
-        let found = (stores.length === 0 ? await publish() : await bounded(signal => records.read(signal), timeoutMs)).flatMap(parse)
+        let found = (stores.length === 0 ? await publish() : await bounded(signal => records.read(signal), timeoutMs, closing.signal)).flatMap(parse)
         if (stores.length > 0 && found.some(heartbeat => !seen.has(heartbeat.id))) found = (await publish()).flatMap(parse)
         for (const heartbeat of found) {
           if ((seen.get(heartbeat.id)?.at ?? -Infinity) < heartbeat.at) seen.set(heartbeat.id, heartbeat)
@@ -89,7 +90,7 @@ function createFleet (fastify: FastifyInstance) {
   }
 
   function schedule (delayMs: number) {
-    if (closed) return
+    if (closing.signal.aborted) return
     // Never what keeps the process alive.
     timer = setTimeout(() => {
       const started = Date.now()
@@ -104,9 +105,10 @@ function createFleet (fastify: FastifyInstance) {
       localId = `${hostname()}:${port}`
       if (enabled) schedule(0)
     },
-    // Waits for a heartbeat in flight, so no check opens a connection after the backends closed.
+    // Waits for a heartbeat in flight (its checks are bounded by timeout_ms), so no check opens a
+    // connection after the backends closed.
     async stop () {
-      closed = true
+      closing.abort(new Error('the server is closing'))
       clearTimeout(timer)
       await beating
     },
@@ -123,21 +125,19 @@ declare module 'fastify' {
   }
 }
 
-// Bounded by its own timeout, whatever the store's client does with the signal.
-function bounded<T> (work: (signal: AbortSignal) => Promise<T>, timeoutMs: number): Promise<T> {
-  const controller = new AbortController()
-  let timer: NodeJS.Timeout | undefined
-  const timedOut = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      const err = new Error(`no answer within ${timeoutMs} ms`)
-      controller.abort(err)
-      reject(err)
-    }, timeoutMs)
+// Bounded by its own timeout and by the server's close, whatever the store's client does with
+// the signal.
+function bounded<T> (work: (signal: AbortSignal) => Promise<T>, timeoutMs: number, closing: AbortSignal): Promise<T> {
+  const signal = AbortSignal.any([closing, AbortSignal.timeout(timeoutMs)])
+  const aborted = new Promise<never>((_resolve, reject) => {
+    const stop = () => reject(closing.aborted ? closing.reason : new Error(`no answer within ${timeoutMs} ms`))
+    if (signal.aborted) stop()
+    signal.addEventListener('abort', stop, { once: true })
   })
-  const working = work(controller.signal)
+  const working = work(signal)
   // Its late failure is no longer anyone's news.
   working.catch(() => {})
-  return Promise.race([working, timedOut]).finally(() => clearTimeout(timer))
+  return Promise.race([working, aborted])
 }
 
 // A record another instance wrote: kept only when it has the fields the view reads.
