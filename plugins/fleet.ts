@@ -47,6 +47,10 @@ function createFleet (fastify: FastifyInstance) {
 
   async function beat () {
     const present = fastify.backends.present()
+    // With no store to publish to, running the checks would be for nobody.
+    if (!present.some(backend => backend.records)) {
+      return update({ stores: [], at: Date.now(), heartbeats: [], problems: ['neither [redis] nor [dynamodb] is configured'] }, true)
+    }
     const results = await Promise.all(present.map(backend => backend.check()))
     if (closing.signal.aborted) return
     const self = await heartbeat(results)
@@ -72,9 +76,7 @@ function createFleet (fastify: FastifyInstance) {
         problems.push(`${name}: ${scrub(String((err as Error)?.message ?? err))}`)
       }
     }
-    const unconfigured = stores.length === 0 && problems.length === 0
-    if (unconfigured) problems.push('neither [redis] nor [dynamodb] is configured')
-    update({ stores, at: Date.now(), heartbeats: [...seen.values()], problems }, unconfigured)
+    update({ stores, at: Date.now(), heartbeats: [...seen.values()], problems }, false)
   }
 
   // Logged once per change of stores, not on every heartbeat; a warning only when a configured
