@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { createClient } from 'redis'
 import { buildApp, configToml, eventually } from './helper.ts'
 import { createImds } from '../lib/imds.ts'
+import { dynamodbRecords } from '../lib/records-dynamodb.ts'
 import { identity, imdsEnv, startImds } from './imds-fixture.ts'
 import type { FleetView } from '../lib/fleet-view.ts'
 import {
@@ -180,4 +181,23 @@ test('/fleet needs the admin token when one is set; alone, this instance says wh
   assert.deepEqual(ids(view), ['i-0alone00000000001'])
   assert.deepEqual(view.source.stores, [])
   await member.until(view => /neither \[redis\] nor \[dynamodb\] is configured/.test(view.source.note ?? ''))
+})
+
+test('DynamoDB: writers racing on the one fleet item never erase each other', async () => {
+  const sdk = await import('@aws-sdk/client-dynamodb')
+  const client = new sdk.DynamoDBClient({ endpoint: dynamo.endpoint, region: dynamo.region, credentials: { accessKeyId: dynamo.accessKeyId, secretAccessKey: dynamo.secretAccessKey } })
+  await dynamo.createTable('race', { hash: ['pk', 'S'] })
+  const records = dynamodbRecords(async () => ({ sdk, client }), 'race', 'pk')
+  const writers = ['w1', 'w2', 'w3', 'w4']
+  for (let round = 0; round < 5; round++) {
+    const outcomes = await Promise.allSettled(writers.map(writer => records.publish(writer, `${writer}:${round}`, 60_000, AbortSignal.timeout(5000))))
+    const stored = await records.read(AbortSignal.timeout(5000))
+    // A writer that lost three times in a row says so (the heartbeat tries again next interval);
+    // one that succeeded is in the item, with this round's record.
+    for (const [i, outcome] of outcomes.entries()) {
+      if (outcome.status === 'rejected') assert.equal((outcome.reason as Error).name, 'ConditionalCheckFailedException')
+      else assert.ok(stored.includes(`${writers[i]}:${round}`), `${writers[i]} lost in round ${round}: ${stored.join(' ')}`)
+    }
+  }
+  client.destroy()
 })
