@@ -7,6 +7,7 @@ import backends from './plugins/backends.ts'
 import configPlugin from './plugins/config.ts'
 import demo from './plugins/demo.ts'
 import environmentPlugin, { type Environment } from './plugins/environment.ts'
+import fleet from './plugins/fleet.ts'
 import metrics from './plugins/metrics.ts'
 import requestLog from './plugins/request-log.ts'
 import routes from './routes/index.ts'
@@ -71,6 +72,7 @@ export default async function app (fastify: FastifyInstance, options: AppOptions
   await fastify.register(backends, { list: options.backends })
   await fastify.register(demo)
   await fastify.register(metrics)
+  await fastify.register(fleet)
   await fastify.register(routes)
 }
 

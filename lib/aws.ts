@@ -102,6 +102,8 @@ export function lazyClient<Sdk, Client extends SdkClient> (make: () => Promise<{
       ctx.stage('request')
       return ready
     },
+    // The client for work beside the checks (the fleet's heartbeats), made on first use too.
+    client: () => (made ??= make()),
     async close () {
       (await made?.catch(() => undefined))?.client.destroy()
     }

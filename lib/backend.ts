@@ -10,6 +10,18 @@ import type { Lookup } from './lookup.ts'
 export interface Backend {
   check: () => Promise<CheckResult>
   close: () => Promise<void>
+  // Offered by a backend every instance shares (Redis, the DynamoDB table): plugins/fleet.ts
+  // publishes heartbeats through it, over the backend's own connection.
+  records?: SharedRecords
+}
+
+// Small records, one per writer, that every instance can read, each expiring ttlMs after its
+// last write. `publish` writes this writer's record and answers every live one (its own too), so
+// a heartbeat costs one exchange; `read` only reads. Both throw when the store cannot be
+// reached; `signal` aborts them.
+export interface SharedRecords {
+  publish: (id: string, record: string, ttlMs: number, signal: AbortSignal) => Promise<string[]>
+  read: (signal: AbortSignal) => Promise<string[]>
 }
 
 // What a backend is given besides its config section: the engine's settings, and the outside

@@ -33,12 +33,20 @@ export const DemoSection = Type.Object({
   enabled: Type.Boolean({ default: false, description: 'true adds POST /demo/health/fail, /demo/health/recover and /demo/cpu for labs (failover, scale-out)' })
 }, { default: {} })
 
+// Each instance publishes a heartbeat through [redis] (else the [dynamodb] table), so any one of
+// them can show the whole fleet on GET /fleet.
+export const FleetSection = Type.Object({
+  enabled: Type.Boolean({ default: true, description: 'false stops the heartbeat: GET /fleet then shows this instance only' }),
+  interval_ms: Type.Integer({ minimum: 100, maximum: 300000, default: 5000, description: 'how often this instance runs its checks and publishes its heartbeat, 100-300000 ms; an instance silent for 3 intervals leaves the fleet' })
+}, { default: {} })
+
 export const AppSections = Type.Object({
   server: ServerSection,
   log: LogSection,
   checks: ChecksSection,
   aws: Type.Optional(AwsSection),
-  demo: DemoSection
+  demo: DemoSection,
+  fleet: FleetSection
 })
 
 export type AppConfig = Static<typeof AppSections>

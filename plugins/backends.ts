@@ -50,7 +50,8 @@ function createRegistry (fastify: FastifyInstance, list: BackendList) {
       definition,
       state: 'configured',
       check: async () => { entry.last = await backend.check(); return entry.last },
-      close: backend.close
+      close: backend.close,
+      records: backend.records
     }
     return entry
   })

@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { Type, type Static } from '@sinclair/typebox'
 import { clientOptions, lazyClient, send, type AwsError } from '../lib/aws.ts'
 import { defineBackend, type BackendDeps } from '../lib/backend.ts'
 import { CheckFailure, defineCheck } from '../lib/check.ts'
 import { awsApiHints, type Hints } from '../lib/hints.ts'
+import { dynamodbRecords } from '../lib/records-dynamodb.ts'
 import { Endpoint, NonEmpty } from '../lib/schema.ts'
 
 export const DynamodbSection = Type.Object({
@@ -25,7 +27,9 @@ const hints: Hints = {
 // read and deleted.
 function createDynamodb (section: Static<typeof DynamodbSection>, deps: BackendDeps) {
   const { table, partition_key: partitionKey } = section
-  const probeId = `suaicloudapp-probe-${hostname()}`
+  // Its own per process and per app: two on one host (the service and a `check`) must not
+  // delete each other's probe between its write and its read.
+  const probeId = `suaicloudapp-probe-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`
   const aws = lazyClient(async () => {
     const sdk = await import('@aws-sdk/client-dynamodb')
     return { sdk, client: new sdk.DynamoDBClient(clientOptions(section.endpoint, deps)) }
@@ -64,7 +68,7 @@ function createDynamodb (section: Static<typeof DynamodbSection>, deps: BackendD
     await send(ctx, 'dynamodb:DeleteItem', options => dynamo.send(new sdk.DeleteItemCommand({ TableName: table, Key }), options))
   })
 
-  return { check, close: aws.close }
+  return { check, close: aws.close, records: dynamodbRecords(aws.client, table, partitionKey) }
 }
 
 function classify (err: unknown): CheckFailure | undefined {

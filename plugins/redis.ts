@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { isIP, connect as netConnect } from 'node:net'
 import { hostname } from 'node:os'
 import type { RedisClientType, RedisClusterType } from 'redis'
@@ -5,6 +6,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { defineBackend, type BackendDeps } from '../lib/backend.ts'
 import { CheckFailure, defineCheck, type CheckContext, type Stage } from '../lib/check.ts'
 import type { Hints } from '../lib/hints.ts'
+import { redisRecords } from '../lib/records-redis.ts'
 import { Host, NonEmpty, Port } from '../lib/schema.ts'
 
 export const RedisSection = Type.Object({
@@ -37,7 +39,9 @@ interface Connection {
 // first check asks the node (INFO cluster) and switches to the cluster client when it must.
 function createRedis (section: Static<typeof RedisSection>, deps: BackendDeps) {
   const { log, timeoutMs, lookup } = deps
-  const probeKey = `suaicloudapp:probe:${hostname()}:${process.pid}`
+  // Its own per app too, not only per process: apps that share a process and a cluster must not
+  // overwrite each other's probe between its SET and its GET.
+  const probeKey = `suaicloudapp:probe:${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
   let connection: Promise<Connection> | undefined
   // Every client made for the current connection, reachable even while it is still connecting.
   let clients: Array<{ destroy: () => void }> = []
@@ -149,7 +153,14 @@ function createRedis (section: Static<typeof RedisSection>, deps: BackendDeps) {
     }
   })
 
-  return { check, close: async () => reset() }
+  // The connection the last check opened, for the fleet's heartbeats: none after a failed check.
+  async function connected (): Promise<RedisClientType | RedisClusterType> {
+    if (!connection) throw new Error('not connected: the last redis check failed or none ran yet')
+    const { node, cluster } = await connection
+    return cluster ? cluster() : node
+  }
+
+  return { check, close: async () => reset(), records: redisRecords(connected) }
 }
 
 function parseInfo (text: string): Record<string, string> {

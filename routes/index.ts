@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import checkRoutes from './checks.ts'
 import dashboardRoutes from './dashboard.ts'
 import demoRoutes from './demo.ts'
+import fleetRoutes from './fleet.ts'
 import healthRoutes from './health.ts'
 import logsRoutes from './logs.ts'
 import metricsRoutes from './metrics.ts'
@@ -15,4 +16,5 @@ export default async function routes (fastify: FastifyInstance) {
   await fastify.register(dashboardRoutes)
   await fastify.register(metricsRoutes)
   await fastify.register(demoRoutes)
+  await fastify.register(fleetRoutes)
 }

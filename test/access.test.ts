@@ -17,9 +17,9 @@ const config = (token?: string) => `[server]\n${token ? `admin_token = '${token}
   `[database]\nhost = '127.0.0.1'\nport = ${closed.port}\nuser = 'u'\npassword = 'db-Password-77'\ndbname = 'd'\n`
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
-test('with admin_token, /logs and /metrics need the token', async t => {
+test('with admin_token, /logs, /metrics and /fleet need the token', async t => {
   const { fastify } = await buildApp(t, config(TOKEN))
-  for (const url of ['/logs', '/metrics']) {
+  for (const url of ['/logs', '/metrics', '/fleet']) {
     const anonymous = await fastify.inject(url)
     assert.equal(anonymous.statusCode, 401, url)
     assert.match(anonymous.headers['www-authenticate'] as string, /^Bearer/)

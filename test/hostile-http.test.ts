@@ -38,7 +38,8 @@ const reads = [
   { path: '/checks', status: 503 },
   { path: '/ready', status: 503 },
   { path: '/metrics', status: 200 },
-  { path: '/demo', status: 200 }
+  { path: '/demo', status: 200 },
+  { path: '/fleet', status: 200 }
 ]
 // The demo switches that change state; only their wrong methods are sent.
 const writes = [

@@ -33,6 +33,8 @@ export interface ImdsOptions {
   tokenUnanswered?: boolean
   // The instance profile's role; without one, iam/security-credentials/ is 404.
   role?: string
+  // Another instance than `identity`: tests of a fleet give each app its own.
+  instance?: Partial<typeof identity>
 }
 
 // The role's credentials as IMDS serves them at iam/security-credentials/<role>:
@@ -50,23 +52,24 @@ export interface ImdsFixture {
   stop: () => Promise<void>
 }
 
-export async function startImds ({ disabled = false, httpTokens = 'required', tokenUnanswered = false, role }: ImdsOptions = {}): Promise<ImdsFixture> {
+export async function startImds ({ disabled = false, httpTokens = 'required', tokenUnanswered = false, role, instance: own = {} }: ImdsOptions = {}): Promise<ImdsFixture> {
+  const instance = { ...identity, ...own }
   const token = `fixture-token-${process.pid}`
   const documents: Record<string, string> = {
-    '/latest/meta-data/instance-id': identity.instanceId,
-    '/latest/meta-data/placement/availability-zone': identity.availabilityZone,
-    '/latest/meta-data/instance-type': identity.instanceType,
-    '/latest/meta-data/local-ipv4': identity.privateIp,
-    '/latest/meta-data/ami-id': identity.amiId,
+    '/latest/meta-data/instance-id': instance.instanceId,
+    '/latest/meta-data/placement/availability-zone': instance.availabilityZone,
+    '/latest/meta-data/instance-type': instance.instanceType,
+    '/latest/meta-data/local-ipv4': instance.privateIp,
+    '/latest/meta-data/ami-id': instance.amiId,
     '/latest/dynamic/instance-identity/document': JSON.stringify({
       accountId: '123456789012',
       architecture: 'x86_64',
-      availabilityZone: identity.availabilityZone,
-      imageId: identity.amiId,
-      instanceId: identity.instanceId,
-      instanceType: identity.instanceType,
-      privateIp: identity.privateIp,
-      region: identity.region,
+      availabilityZone: instance.availabilityZone,
+      imageId: instance.amiId,
+      instanceId: instance.instanceId,
+      instanceType: instance.instanceType,
+      privateIp: instance.privateIp,
+      region: instance.region,
       version: '2017-09-30'
     }, null, 2)
   }

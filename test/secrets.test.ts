@@ -152,7 +152,7 @@ const modes: Mode[] = [
 const requests: InjectOptions[] = [
   '/', '/health', '/health?format=json', '/instance',
   ...(['database', 'redis', 's3', 'dynamodb'] as const).flatMap(name => [`/${name}`, `/${name}?format=json`]),
-  '/checks', '/ready', '/logs', '/logs?format=json', '/metrics', '/no-such-page', '/logs?lines=0'
+  '/checks', '/ready', '/logs', '/logs?format=json', '/metrics', '/fleet', '/no-such-page', '/logs?lines=0'
 ].map(url => ({ url }))
 requests.push({ method: 'DELETE', url: '/health' })
 const bearer = { authorization: `Bearer ${secrets.adminToken}` }
