@@ -92,15 +92,16 @@ function invalid (name: string, problems: ConfigProblem[]): CheckResult {
 function notConfigured ({ name, section }: BackendDefinition): CheckResult {
   const keys = Object.keys(section.properties)
   const required = (section.required ?? []).filter(key => (section.properties[key] as { default?: unknown }).default === undefined)
+  const needed = required.length === 0 ? '' : ` (${listed(required)} ${required.length === 1 ? 'is' : 'are'} required)`
   return configResult(
     name,
     `[${name}] is not configured`,
-    `add a [${name}] section with ${keys.join(', ')} (${listed(required)} ${required.length === 1 ? 'is' : 'are'} required) to config.toml (or set SUAI_${name.toUpperCase()}_* variables), then restart`
+    `add a [${name}] section with ${keys.join(', ')}${needed} to config.toml (or set SUAI_${name.toUpperCase()}_* variables), then restart`
   )
 }
 
 function listed (words: string[]): string {
-  return words.length > 1 ? `${words.slice(0, -1).join(', ')} and ${words.at(-1)}` : words.join('')
+  return words.length > 1 ? `${words.slice(0, -1).join(', ')} and ${words.at(-1)}` : words[0]
 }
 
 // The registry every route and /metrics depends on: one entry per backend of the list, each
