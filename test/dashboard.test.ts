@@ -64,7 +64,7 @@ test('GET / shows every backend, the instance and the demo switches, and keeps a
   // The page shows the identity of the fixture's instance; the AWS checks take its region.
   const env = { ...imdsEnv(imds.endpoint), AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey }
   const { fastify } = await buildApp(t, `[checks]
-timeout_ms = 1000
+timeout_ms = 3000
 ${database()}[redis]
 host = '${redis.host}'
 port = ${redis.port}
