@@ -7,7 +7,7 @@ import { hint as hintFor, type HintContext, type HintKey, type Hints } from './h
 export type Status = 'pass' | 'warn' | 'fail'
 export type Stage =
   | 'config' | 'credentials' | 'dns' | 'connect' | 'tls' | 'auth' | 'database'
-  | 'cluster' | 'permission' | 'not_found' | 'region' | 'schema' | 'request'
+  | 'cluster' | 'permission' | 'not_found' | 'region' | 'schema' | 'request' | 'clock'
 
 export interface CheckResult {
   backend: string
@@ -28,6 +28,10 @@ export class CheckFailure extends Error {
     super(message)
   }
 }
+
+// What stopped a check without showing the environment broken (a service throttling, or failing
+// for a moment): the result is a warning.
+export class CheckWarning extends CheckFailure {}
 
 export interface CheckContext {
   // Aborted when the check runs out of time; pass it to clients that take one.
@@ -141,6 +145,11 @@ async function runBounded (options: CheckOptions, body: CheckBody): Promise<Chec
     clearTimeout(timer)
   }
   const durationMs = Math.round(performance.now() - started)
+  if (failure instanceof CheckWarning) {
+    reset()
+    warnings.push(failure.message)
+    return { backend, status: 'warn', stage: failure.stage, message: scrub(warnings.join('; ')), warnings: warnings.map(scrub), durationMs, details }
+  }
   if (failure) {
     // A connection that failed or hung is not to be trusted with the next check.
     reset()

@@ -4,7 +4,7 @@
 export type HintKey =
   | 'dns' | 'connect_refused' | 'connect_timeout' | 'connect_reset' | 'request_timeout' | 'tls'
   | 'auth' | 'database' | 'tls_required' | 'tls_expected' | 'cluster'
-  | 'credentials' | 'permission' | 'not_found' | 'region' | 'schema'
+  | 'credentials' | 'credentials_rejected' | 'clock' | 'permission' | 'not_found' | 'region' | 'schema'
 
 // The backend's name, its config section, what the check observed (the region it resolved) and
 // what the failure adds (the denied action).
@@ -32,16 +32,6 @@ const general: Hints = {
   region: c => c.region
     ? `set [aws] region = '${c.region}' in config.toml: that is where the ${c.backend === 's3' ? 'bucket' : 'table'} lives`
     : 'set [aws] region in config.toml (e.g. eu-central-1) to the region of your resources'
-}
-
-// S3 and DynamoDB are reached at AWS's API endpoints, or at [section] endpoint when one is set.
-export const awsApiHints: Hints = {
-  dns: c => c.endpoint
-    ? `the host of ${c.endpoint} does not resolve: check [${c.backend}] endpoint, or remove it to use AWS`
-    : 'this instance cannot resolve the AWS API\'s host name: check that the VPC has DNS resolution enabled',
-  connect_refused: c => `nothing listens at ${c.endpoint ?? 'the AWS API endpoint'}: check [${c.backend}] endpoint, or remove it to use AWS`,
-  connect_reset: c => `${c.endpoint ?? 'the AWS API endpoint'} closed the connection: check [${c.backend}] endpoint (http:// or https://)`,
-  request_timeout: c => `${c.endpoint ?? 'the AWS API'} did not answer in time`
 }
 
 export function hint (key: HintKey, context: HintContext, own: Hints = {}): string | undefined {

@@ -217,7 +217,7 @@ test('s3: a missing bucket fails at not_found', async t => {
 
 test('s3: keys the server does not know fail at credentials', async t => {
   const unknownKeys = { ...env(), AWS_ACCESS_KEY_ID: 'AKIAUNKNOWNKEY', AWS_SECRET_ACCESS_KEY: 'not-the-Right-secret' }
-  const body = await assertFails(t, { s3: s3Section('deployed') }, '/s3', 'credentials', /rejected the credentials/, /instance profile/, {}, unknownKeys)
+  const body = await assertFails(t, { s3: s3Section('deployed') }, '/s3', 'credentials', /rejected the credentials of environment keys/, /override the instance role: unset them/, {}, unknownKeys)
   assert.ok(!body.includes('not-the-Right-secret'))
 })
 
