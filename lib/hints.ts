@@ -5,6 +5,7 @@ export type HintKey =
   | 'dns' | 'connect_refused' | 'connect_timeout' | 'connect_reset' | 'request_timeout' | 'tls'
   | 'auth' | 'database' | 'tls_required' | 'tls_expected' | 'cluster'
   | 'credentials' | 'credentials_rejected' | 'clock' | 'permission' | 'not_found' | 'region' | 'schema'
+  | 'too_many_connections' | 'host_blocked' | 'account_locked' | 'password_expired'
 
 // The backend's name, its config section, what the check observed (the region it resolved) and
 // what the failure adds (the denied action).
