@@ -170,6 +170,7 @@ export const awsApiHints: Hints = {
   dns: c => c.endpoint
     ? `the host of ${c.endpoint} does not resolve: check [${c.backend}] endpoint, or remove it to use AWS`
     : 'this instance cannot resolve the AWS API\'s host name: check that the VPC has DNS resolution enabled',
+  dns_unanswered: c => `the DNS resolver did not answer for ${c.endpoint ?? 'the AWS API\'s host name'}: check that the VPC has DNS resolution enabled (VPC → Your VPCs → Edit VPC settings) and that /etc/resolv.conf names a resolver this instance reaches`,
   connect_refused: c => `nothing listens at ${c.endpoint ?? 'the AWS API endpoint'}: check [${c.backend}] endpoint, or remove it to use AWS`,
   connect_reset: c => `${c.endpoint ?? 'the AWS API endpoint'} closed the connection: check [${c.backend}] endpoint (http:// or https://)`,
   request_timeout: c => `${c.endpoint ?? 'the AWS API'} did not answer in time`,

@@ -165,13 +165,14 @@ async function runBounded (options: CheckOptions, body: CheckBody): Promise<Chec
 function timeoutFailure (backend: string, stage: Stage, timeoutMs: number, section: CheckOptions['section']): CheckFailure {
   const target = section.host ? ` ${section.host}:${section.port}` : section.endpoint ? ` at ${section.endpoint}` : ''
   // A TLS handshake nobody answers is a server that does not speak TLS: it waits for a plain command.
-  const key: HintKey = stage === 'connect' || stage === 'dns' ? 'connect_timeout' : stage === 'tls' ? 'tls_expected' : 'request_timeout'
+  const key: HintKey = stage === 'dns' ? 'dns_unanswered' : stage === 'connect' ? 'connect_timeout' : stage === 'tls' ? 'tls_expected' : 'request_timeout'
   return new CheckFailure(stage, `no answer from ${backend}${target} within ${timeoutMs} ms (during ${stage})`, key)
 }
 
 const CONNECT_CODES: Record<string, { stage: Stage, what: string, hintKey: HintKey }> = {
   ENOTFOUND: { stage: 'dns', what: 'the host name does not resolve', hintKey: 'dns' },
-  EAI_AGAIN: { stage: 'dns', what: 'the DNS lookup failed for now', hintKey: 'dns' },
+  // A resolver that did not answer, or failed (SERVFAIL): says nothing about the name itself.
+  EAI_AGAIN: { stage: 'dns', what: 'the DNS resolver did not answer', hintKey: 'dns_unanswered' },
   ECONNREFUSED: { stage: 'connect', what: 'the connection was refused: nothing listens on that port', hintKey: 'connect_refused' },
   ETIMEDOUT: { stage: 'connect', what: 'the connection timed out', hintKey: 'connect_timeout' },
   EHOSTUNREACH: { stage: 'connect', what: 'the host is unreachable', hintKey: 'connect_timeout' },

@@ -56,7 +56,15 @@ function createDatabase (section: Static<typeof DatabaseSection>, deps: BackendD
       // probe connection would count as a handshake error and, repeated, get the host blocked
       // by max_connect_errors.)
       stream: () => {
-        socket = netConnect({ port: section.port, host: section.host, lookup })
+        // The lookup is its own stage: a resolver that never answers is not a security group.
+        socket = netConnect({
+          port: section.port,
+          host: section.host,
+          lookup: (hostname, options, callback) => {
+            stage('dns')
+            lookup(hostname, options, (...answer) => { stage('connect'); callback(...answer) })
+          }
+        })
         socket.setNoDelay(true)
         socket.once('connect', () => stage('auth'))
         return socket

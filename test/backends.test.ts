@@ -4,7 +4,7 @@ import { buildApp, cleanEnv, configToml, eventually, freePort, startCli, workDir
 import type { BuildOptions } from '../server.ts'
 import { createLookup } from '../lib/lookup.ts'
 import {
-  closedPort, startNxdomainDns, startDynamo, startMariadb, startRedis, startRedisCluster, startS3, startSilentServer,
+  closedPort, startFailingDns, startNxdomainDns, startDynamo, startMariadb, startRedis, startRedisCluster, startS3, startSilentServer,
   type DynamoHandle, type MariadbHandle, type PortHandle, type RedisClusterHandle, type RedisHandle, type S3Handle
 } from './harness/index.ts'
 
@@ -127,6 +127,19 @@ test('database: a host that does not resolve fails at dns (asked of a loopback D
   await assertFails(t, { database: { ...databaseSection(), host: 'db.does-not-exist.example' } }, '/database', 'dns', /does not resolve/, /copy the endpoint again/, { lookup: createLookup([dns.server]) })
   assert.ok(dns.asked.includes('db.does-not-exist.example'))
 })
+
+for (const failure of ['servfail', 'silent'] as const) {
+  test(`database: a resolver that ${failure === 'silent' ? 'never answers' : 'answers SERVFAIL'} fails at dns with the VPC's DNS settings, not "copy the endpoint", within timeout_ms`, async t => {
+    const dns = await startFailingDns(failure)
+    t.after(() => dns.stop())
+    const { res, ms } = await get(t, { database: { ...databaseSection(), host: 'db.example.invalid' } }, '/database', { lookup: createLookup([dns.server]) })
+    assert.equal(res.statusCode, 503)
+    assert.match(res.body, /^FAIL \(dns\): .*\nhint: the DNS resolver did not answer for db\.example\.invalid, so the name itself may be right: check that the VPC has DNS resolution enabled .*\/etc\/resolv\.conf/)
+    assert.doesNotMatch(res.body, /copy the endpoint/)
+    assert.ok(ms < TIMEOUT_MS + 500, `answered in ${Math.round(ms)} ms`)
+    assert.ok(dns.asked.includes('db.example.invalid'))
+  })
+}
 
 test('database and redis: a server that accepts and never answers is bounded by timeout_ms', async t => {
   for (const section of ['database', 'redis'] as const) {
