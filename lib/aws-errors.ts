@@ -174,6 +174,13 @@ export const awsApiHints: Hints = {
   connect_refused: c => `nothing listens at ${c.endpoint ?? 'the AWS API endpoint'}: check [${c.backend}] endpoint, or remove it to use AWS`,
   connect_reset: c => `${c.endpoint ?? 'the AWS API endpoint'} closed the connection: check [${c.backend}] endpoint (http:// or https://)`,
   request_timeout: c => `${c.endpoint ?? 'the AWS API'} did not answer in time`,
+  // Missing: `metadata` is what the metadata service answered the app, when it gave no identity
+  // (lib/imds.ts). https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-v2-how-it-works.html
+  credentials: c => /PUT \/latest\/api\/token got no answer/.test(String(c.metadata))
+    ? 'the instance metadata service never answered the token request (PUT /latest/api/token), as when the app runs in a container and the instance\'s HttpPutResponseHopLimit is 1: set it to 2 (EC2 → Instances → Actions → Instance settings → Modify instance metadata options; or aws ec2 modify-instance-metadata-options --http-put-response-hop-limit 2)'
+    : /answered 403/.test(String(c.metadata))
+      ? 'the instance metadata service is turned off on this instance, so the SDK cannot get the instance role\'s credentials: turn it on (EC2 → Instances → Actions → Instance settings → Modify instance metadata options → Instance metadata service: Enable)'
+      : 'no AWS credentials were found: attach an IAM instance profile (role) to this instance (EC2 → Actions → Security → Modify IAM role); on a laptop set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY',
   credentials_rejected: c => `AWS does not accept the credentials of ${c.actingAs} (${c.code}): ${credentialFixes[c.source as CredentialSource]}`,
   clock: () => 'set the clock right: on Amazon Linux chronyd syncs it with the Amazon Time Sync Service (sudo systemctl enable --now chronyd; chronyc tracking shows the offset); in a container or VM, the host\'s clock'
 }

@@ -1,6 +1,6 @@
 import { classifyAws, credentialSource, describeSource, type Acting } from './aws-errors.ts'
 import type { BackendDeps } from './backend.ts'
-import type { CheckContext } from './check.ts'
+import { CheckFailure, type CheckContext } from './check.ts'
 
 // What the S3 and DynamoDB checks share: client options that bound every request, and the
 // reading of the SDK's errors. Credentials come from the environment the app was given, else
@@ -71,12 +71,27 @@ export function lazyClient<Sdk, Client extends SdkClient> (deps: BackendDeps, ma
       const ready = await made
       try {
         ctx.detail('region', await ready.client.config.region())
-        ctx.stage('credentials')
+      } catch (err) {
+        throw classifyAws(err, 'region', acting) ?? err
+      }
+      ctx.stage('credentials')
+      // Without keys in the environment the role's credentials come from the metadata service;
+      // what it answered the app's own lookup says why they did not (a token PUT lost on a
+      // container's extra hop, the service turned off). Asked alongside, so that a check that
+      // runs out of time while the SDK waits still knows.
+      let resolving = true
+      const metadata = credentialSource(deps.env, {}) === 'instance'
+        ? deps.imds.lookup().then(({ instance, note }) => { if (resolving && !instance) ctx.detail('metadata', note) })
+        : undefined
+      try {
         const source = credentialSource(deps.env, await ready.client.config.credentials())
         acting = { source, as: describeSource(source, deps.env) }
         ctx.detail('credentials', acting.as)
       } catch (err) {
-        throw classifyAws(err, 'region', acting) ?? err
+        await metadata
+        throw classifyAws(err, 'credentials', acting) ?? new CheckFailure('credentials', 'no AWS credentials: the SDK found none it could use', 'credentials')
+      } finally {
+        resolving = false
       }
       ctx.stage('request')
       return ready

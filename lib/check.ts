@@ -165,7 +165,7 @@ async function runBounded (options: CheckOptions, body: CheckBody): Promise<Chec
 function timeoutFailure (backend: string, stage: Stage, timeoutMs: number, section: CheckOptions['section']): CheckFailure {
   const target = section.host ? ` ${section.host}:${section.port}` : section.endpoint ? ` at ${section.endpoint}` : ''
   // A TLS handshake nobody answers is a server that does not speak TLS: it waits for a plain command.
-  const key: HintKey = stage === 'dns' ? 'dns_unanswered' : stage === 'connect' ? 'connect_timeout' : stage === 'tls' ? 'tls_expected' : 'request_timeout'
+  const key: HintKey = ({ dns: 'dns_unanswered', connect: 'connect_timeout', tls: 'tls_expected', credentials: 'credentials' } as const)[stage as string] ?? 'request_timeout'
   return new CheckFailure(stage, `no answer from ${backend}${target} within ${timeoutMs} ms (during ${stage})`, key)
 }
 

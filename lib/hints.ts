@@ -30,7 +30,6 @@ const general: Hints = {
   connect_reset: c => `${c.host}:${c.port} closed the connection: check that it is the right kind of server on that port and whether it expects TLS`,
   request_timeout: c => `${c.host ?? c.backend} accepted the connection but did not answer in time: it may be overloaded, or be a different service on that port`,
   tls: c => `the TLS handshake with ${c.host ?? c.backend} failed: check the tls setting in [${c.backend}]`,
-  credentials: () => 'no AWS credentials were found: attach an IAM instance profile (role) to this instance (EC2 → Actions → Security → Modify IAM role); on a laptop set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY',
   region: c => c.region
     ? `set [aws] region = '${c.region}' in config.toml: that is where the ${c.backend === 's3' ? 'bucket' : 'table'} lives`
     : 'set [aws] region in config.toml (e.g. eu-central-1) to the region of your resources'

@@ -143,16 +143,38 @@ for (const [backend, name] of [['s3', 'slow-down'], ['s3', 'internal-error'], ['
 }
 
 test('on an instance: the checks act as the instance role, and a rejected role credential is not told to unset keys', async t => {
-  const imds = await startImds({ role: ROLE_NAME })
-  t.after(() => imds.stop())
-  // The SDK's credential chain reads the process's environment, as on an instance.
-  const saved = { ...process.env }
-  Object.assign(process.env, imdsEnv(imds.endpoint))
-  t.after(() => { process.env = saved })
-  const env = imdsEnv(imds.endpoint)
+  const env = await onInstance(t, { role: ROLE_NAME })
   const denied = await check(t, 's3', 'denied-identity-policy', env)
   assert.equal(denied.details.credentials, `instance role ${ROLE_NAME}`)
   const result = await check(t, 'dynamodb', 'unrecognized-client', env)
   assertFailure(result, 'credentials', /^AWS rejected the credentials of the instance role \(UnrecognizedClientException\)$/, /the instance role's temporary credentials were refused/)
   assert.equal(result.details.credentials, 'the instance role')
+})
+
+// The SDK's credential chain reads the process's environment, as on an instance; the app's own
+// metadata lookup the environment it was given.
+async function onInstance (t: TestContext, options: Parameters<typeof startImds>[0]) {
+  const imds = await startImds(options)
+  t.after(() => imds.stop())
+  const saved = { ...process.env }
+  Object.assign(process.env, imdsEnv(imds.endpoint))
+  t.after(() => { process.env = saved })
+  return imdsEnv(imds.endpoint)
+}
+
+test('in a container with hop limit 1 (the token PUT never answered): the hop-limit hint, within timeout_ms', async t => {
+  const env = await onInstance(t, { role: ROLE_NAME, tokenUnanswered: true })
+  const result = await check(t, 's3', 'deployed', env)
+  assertFailure(result, 'credentials', /./, /never answered the token request .*HttpPutResponseHopLimit is 1: set it to 2/)
+  assert.match(String(result.details.metadata), /PUT \/latest\/api\/token got no answer in time/)
+})
+
+test('metadata turned off on the instance: says so, not "attach an instance profile"', async t => {
+  const env = await onInstance(t, { role: ROLE_NAME, disabled: true })
+  assertFailure(await check(t, 'dynamodb', 'seed', env), 'credentials', /no AWS credentials/, /the instance metadata service is turned off on this instance/)
+})
+
+test('an instance without a role: attach an instance profile', async t => {
+  const env = await onInstance(t, {})
+  assertFailure(await check(t, 's3', 'deployed', env), 'credentials', /no AWS credentials/, /attach an IAM instance profile/)
 })
