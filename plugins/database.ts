@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { defineBackend, type BackendDeps } from '../lib/backend.ts'
 import { CheckFailure, defineCheck, type Stage } from '../lib/check.ts'
 import type { HintContext, HintKey, Hints } from '../lib/hints.ts'
+import { staged } from '../lib/lookup.ts'
 import { Host, NonEmpty, Port, StringEnum } from '../lib/schema.ts'
 
 export const DatabaseSection = Type.Object({
@@ -56,15 +57,7 @@ function createDatabase (section: Static<typeof DatabaseSection>, deps: BackendD
       // probe connection would count as a handshake error and, repeated, get the host blocked
       // by max_connect_errors.)
       stream: () => {
-        // The lookup is its own stage: a resolver that never answers is not a security group.
-        socket = netConnect({
-          port: section.port,
-          host: section.host,
-          lookup: (hostname, options, callback) => {
-            stage('dns')
-            lookup(hostname, options, (...answer) => { stage('connect'); callback(...answer) })
-          }
-        })
+        socket = netConnect({ port: section.port, host: section.host, lookup: staged(lookup, stage) })
         socket.setNoDelay(true)
         socket.once('connect', () => stage('auth'))
         return socket

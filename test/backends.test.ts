@@ -129,15 +129,19 @@ test('database: a host that does not resolve fails at dns (asked of a loopback D
 })
 
 for (const failure of ['servfail', 'silent'] as const) {
-  test(`database: a resolver that ${failure === 'silent' ? 'never answers' : 'answers SERVFAIL'} fails at dns with the VPC's DNS settings, not "copy the endpoint", within timeout_ms`, async t => {
+  test(`database and redis: a resolver that ${failure === 'silent' ? 'never answers' : 'answers SERVFAIL'} fails at dns with the VPC's DNS settings, not "copy the endpoint", within timeout_ms`, async t => {
     const dns = await startFailingDns(failure)
     t.after(() => dns.stop())
-    const { res, ms } = await get(t, { database: { ...databaseSection(), host: 'db.example.invalid' } }, '/database', { lookup: createLookup([dns.server]) })
-    assert.equal(res.statusCode, 503)
-    assert.match(res.body, /^FAIL \(dns\): .*\nhint: the DNS resolver did not answer for db\.example\.invalid, so the name itself may be right: check that the VPC has DNS resolution enabled .*\/etc\/resolv\.conf/)
-    assert.doesNotMatch(res.body, /copy the endpoint/)
-    assert.ok(ms < TIMEOUT_MS + 500, `answered in ${Math.round(ms)} ms`)
-    assert.ok(dns.asked.includes('db.example.invalid'))
+    for (const section of ['database', 'redis'] as const) {
+      const host = `${section}.example.invalid`
+      const sections = section === 'database' ? { database: { ...databaseSection(), host } } : { redis: { host, port: redis.port } }
+      const { res, ms } = await get(t, sections, `/${section}`, { lookup: createLookup([dns.server]) })
+      assert.equal(res.statusCode, 503)
+      assert.match(res.body, new RegExp(`^FAIL \\(dns\\): .*\\nhint: the DNS resolver did not answer for ${section}\\.example\\.invalid, so the name itself may be right: check that the VPC has DNS resolution enabled .*/etc/resolv\\.conf`), res.body)
+      assert.doesNotMatch(res.body, /copy the endpoint/)
+      assert.ok(ms < TIMEOUT_MS + 500, `${section} answered in ${Math.round(ms)} ms`)
+      assert.ok(dns.asked.includes(host))
+    }
   })
 }
 
