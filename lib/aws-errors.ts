@@ -29,6 +29,9 @@ const POLICY_KINDS = {
 
 export type PolicyKind = typeof POLICY_KINDS[keyof typeof POLICY_KINDS]
 
+// "an identity-based policy", for messages.
+const POLICY_NAMES: Record<PolicyKind, string> = Object.fromEntries(Object.entries(POLICY_KINDS).map(([name, kind]) => [kind, `${/^[aeiou]/i.test(name) ? 'an' : 'a'} ${name}`])) as Record<PolicyKind, string>
+
 export interface Denial {
   // The principal's ARN, and its role when it is an assumed role (an instance profile's session).
   principal?: string
@@ -132,8 +135,6 @@ export function classifyAws (err: unknown, action: string, acting: Acting): Chec
   }
   return undefined
 }
-
-const POLICY_NAMES: Record<PolicyKind, string> = Object.fromEntries(Object.entries(POLICY_KINDS).map(([name, kind]) => [kind, `${/^[aeiou]/i.test(name) ? 'an' : 'a'} ${name}`])) as Record<PolicyKind, string>
 
 // The hint for a denial: the policy AWS named is the one to change. `resourcePolicy` says where
 // the backend's own resource-based policy lives; `thing` is what its section names (bucket, table).
