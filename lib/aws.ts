@@ -1,3 +1,4 @@
+import { classifyAws, credentialSource, describeSource, type Acting } from './aws-errors.ts'
 import type { BackendDeps } from './backend.ts'
 import { CheckFailure, type CheckContext } from './check.ts'
 
@@ -47,49 +48,23 @@ function credentialsFrom (env: NodeJS.ProcessEnv) {
   return accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey, sessionToken } } : {}
 }
 
-export interface AwsError {
-  name?: string
-  message?: string
-  Code?: string
-  $metadata?: { httpStatusCode?: number }
-  $response?: { headers?: Record<string, string> }
-}
-
-// Errors that mean the same thing for every AWS service. `action` names the IAM action the
-// request needed, for the permission hint.
-export function classifyAws (err: unknown, action: string): CheckFailure | undefined {
-  const e = err as AwsError
-  const name = e.name ?? ''
-  const message = String(e.message ?? err)
-  const status = e.$metadata?.httpStatusCode
-  if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
-    return new CheckFailure('credentials', 'no AWS credentials: no instance profile, environment keys or profile were found', 'credentials')
-  }
-  if (/Region is missing/i.test(message)) {
-    return new CheckFailure('config', 'no AWS region is configured', 'region', { region: undefined })
-  }
-  if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'UnrecognizedClientException', 'InvalidSignatureException', 'ExpiredToken', 'ExpiredTokenException', 'InvalidClientTokenId'].includes(name)) {
-    return new CheckFailure('credentials', `AWS rejected the credentials (${name})`, 'credentials')
-  }
-  if (name === 'AccessDenied' || name === 'AccessDeniedException' || name === 'Forbidden' || status === 403) {
-    return new CheckFailure('permission', `access denied to ${action} (${name || status})`, 'permission', { action })
-  }
-  if (name === 'TimeoutError' || name === 'RequestTimeout') {
-    return new CheckFailure('request', `the AWS API did not answer within the timeout (${name})`, 'connect_timeout')
-  }
-  return undefined
-}
-
 interface SdkClient {
-  config: { region: () => Promise<string> }
+  config: {
+    region: () => Promise<string>
+    credentials: () => Promise<object>
+  }
   destroy: () => void
 }
 
-// An SDK client made on the first check, so start-up never loads the SDK. `ready` also records
-// the region the client resolved (config, environment or instance) in the check's details,
-// where the hints find it too.
-export function lazyClient<Sdk, Client extends SdkClient> (make: () => Promise<{ sdk: Sdk, client: Client }>) {
+// An SDK client made on the first check, so start-up never loads the SDK. `ready` resolves the
+// region (config, environment or instance) and the credentials before the first request, and
+// records both in the check's details, where the hints find them too: a student sees whose
+// credentials the checks act with, and a missing region or credentials is told apart from a
+// request AWS refused. `send` runs one SDK call with the check's abort signal and names the IAM
+// action it needs when it fails.
+export function lazyClient<Sdk, Client extends SdkClient> (deps: BackendDeps, make: () => Promise<{ sdk: Sdk, client: Client }>) {
   let made: Promise<{ sdk: Sdk, client: Client }> | undefined
+  let acting: Acting = { source: 'instance', as: describeSource('instance', deps.env) }
   return {
     async ready (ctx: CheckContext) {
       made ??= make()
@@ -97,24 +72,46 @@ export function lazyClient<Sdk, Client extends SdkClient> (make: () => Promise<{
       try {
         ctx.detail('region', await ready.client.config.region())
       } catch (err) {
-        throw classifyAws(err, 'region') ?? err
+        throw classifyAws(err, 'region', acting) ?? err
+      }
+      ctx.stage('credentials')
+      // Without keys in the environment the role's credentials come from the metadata service;
+      // what it answered the app's own lookup says why they did not (a token PUT lost on a
+      // container's extra hop, the service turned off). Asked alongside, so that a check that
+      // runs out of time while the SDK waits still knows.
+      let resolving = true
+      const metadata = credentialSource(deps.env, {}) === 'instance'
+        ? deps.imds.lookup().then(({ instance, note }) => { if (resolving && !instance) ctx.detail('metadata', note) })
+        : undefined
+      try {
+        const source = credentialSource(deps.env, await ready.client.config.credentials())
+        acting = { source, as: describeSource(source, deps.env) }
+        ctx.detail('credentials', acting.as)
+      } catch (err) {
+        await metadata
+        throw classifyAws(err, 'credentials', acting) ?? new CheckFailure('credentials', 'no AWS credentials: the SDK found none it could use', 'credentials')
+      } finally {
+        resolving = false
       }
       ctx.stage('request')
       return ready
     },
     // The client for work beside the checks (the fleet's heartbeats), made on first use too.
     client: () => (made ??= make()),
+    async send<T> (ctx: CheckContext, action: string, call: (options: { abortSignal: AbortSignal }) => Promise<T>): Promise<T> {
+      try {
+        return await call({ abortSignal: ctx.signal })
+      } catch (err) {
+        const failure = classifyAws(err, action, acting)
+        // The principal of a denial names the role: who the checks act as, for the details too.
+        const { principal, role } = failure?.hintContext ?? {}
+        if (typeof principal === 'string') ctx.detail('principal', principal)
+        if (typeof role === 'string' && acting.source === 'instance') ctx.detail('credentials', describeSource('instance', deps.env, role))
+        throw failure ?? err
+      }
+    },
     async close () {
       (await made?.catch(() => undefined))?.client.destroy()
     }
-  }
-}
-
-// Runs one SDK call with the check's abort signal and the IAM action it needs named on failure.
-export async function send<T> (ctx: CheckContext, action: string, call: (options: { abortSignal: AbortSignal }) => Promise<T>): Promise<T> {
-  try {
-    return await call({ abortSignal: ctx.signal })
-  } catch (err) {
-    throw classifyAws(err, action) ?? err
   }
 }

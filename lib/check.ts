@@ -7,7 +7,7 @@ import { hint as hintFor, type HintContext, type HintKey, type Hints } from './h
 export type Status = 'pass' | 'warn' | 'fail'
 export type Stage =
   | 'config' | 'credentials' | 'dns' | 'connect' | 'tls' | 'auth' | 'database'
-  | 'cluster' | 'permission' | 'not_found' | 'region' | 'schema' | 'request'
+  | 'cluster' | 'permission' | 'not_found' | 'region' | 'schema' | 'request' | 'clock'
 
 export interface CheckResult {
   backend: string
@@ -28,6 +28,10 @@ export class CheckFailure extends Error {
     super(message)
   }
 }
+
+// What stopped a check without showing the environment broken (a service throttling, or failing
+// for a moment): the result is a warning.
+export class CheckWarning extends CheckFailure {}
 
 export interface CheckContext {
   // Aborted when the check runs out of time; pass it to clients that take one.
@@ -141,6 +145,11 @@ async function runBounded (options: CheckOptions, body: CheckBody): Promise<Chec
     clearTimeout(timer)
   }
   const durationMs = Math.round(performance.now() - started)
+  if (failure instanceof CheckWarning) {
+    reset()
+    warnings.push(failure.message)
+    return { backend, status: 'warn', stage: failure.stage, message: scrub(warnings.join('; ')), warnings: warnings.map(scrub), durationMs, details }
+  }
   if (failure) {
     // A connection that failed or hung is not to be trusted with the next check.
     reset()
@@ -156,13 +165,14 @@ async function runBounded (options: CheckOptions, body: CheckBody): Promise<Chec
 function timeoutFailure (backend: string, stage: Stage, timeoutMs: number, section: CheckOptions['section']): CheckFailure {
   const target = section.host ? ` ${section.host}:${section.port}` : section.endpoint ? ` at ${section.endpoint}` : ''
   // A TLS handshake nobody answers is a server that does not speak TLS: it waits for a plain command.
-  const key: HintKey = stage === 'connect' || stage === 'dns' ? 'connect_timeout' : stage === 'tls' ? 'tls_expected' : 'request_timeout'
+  const key: HintKey = ({ dns: 'dns_unanswered', connect: 'connect_timeout', tls: 'tls_expected', credentials: 'credentials' } as const)[stage as string] ?? 'request_timeout'
   return new CheckFailure(stage, `no answer from ${backend}${target} within ${timeoutMs} ms (during ${stage})`, key)
 }
 
 const CONNECT_CODES: Record<string, { stage: Stage, what: string, hintKey: HintKey }> = {
   ENOTFOUND: { stage: 'dns', what: 'the host name does not resolve', hintKey: 'dns' },
-  EAI_AGAIN: { stage: 'dns', what: 'the DNS lookup failed for now', hintKey: 'dns' },
+  // A resolver that did not answer, or failed (SERVFAIL): says nothing about the name itself.
+  EAI_AGAIN: { stage: 'dns', what: 'the DNS resolver did not answer', hintKey: 'dns_unanswered' },
   ECONNREFUSED: { stage: 'connect', what: 'the connection was refused: nothing listens on that port', hintKey: 'connect_refused' },
   ETIMEDOUT: { stage: 'connect', what: 'the connection timed out', hintKey: 'connect_timeout' },
   EHOSTUNREACH: { stage: 'connect', what: 'the host is unreachable', hintKey: 'connect_timeout' },

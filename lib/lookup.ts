@@ -69,3 +69,12 @@ export function createLookup (servers?: string[]) {
 }
 
 export type Lookup = ReturnType<typeof createLookup>
+
+// The same lookup, telling the check when it starts and ends: a resolver that never answers is
+// then reported at stage dns, not as a connection timeout blamed on a security group.
+export function staged (lookup: Lookup, stage: (stage: 'dns' | 'connect') => void): Lookup {
+  return (hostname, options, callback) => {
+    stage('dns')
+    lookup(hostname, options, (...answer) => { stage('connect'); callback(...answer) })
+  }
+}

@@ -3,7 +3,8 @@ import { connect as netConnect, type Socket } from 'node:net'
 import { Type, type Static } from '@sinclair/typebox'
 import { defineBackend, type BackendDeps } from '../lib/backend.ts'
 import { CheckFailure, defineCheck, type Stage } from '../lib/check.ts'
-import type { Hints } from '../lib/hints.ts'
+import type { HintContext, HintKey, Hints } from '../lib/hints.ts'
+import { staged } from '../lib/lookup.ts'
 import { Host, NonEmpty, Port, StringEnum } from '../lib/schema.ts'
 
 export const DatabaseSection = Type.Object({
@@ -19,7 +20,13 @@ const hints: Hints = {
   connect_timeout: c => `no route to ${c.host}:${c.port}: the RDS security group must allow inbound TCP ${c.port} from this instance's security group, and the DB must be in this instance's VPC (Publicly accessible = No is fine inside the VPC)`,
   auth: c => `MySQL rejected user '${c.user}': check [database] user and password (on RDS, the master username and password you set when creating the DB)`,
   database: c => `database '${c.dbname}' does not exist or '${c.user}' may not use it: create it (CREATE DATABASE ${c.dbname}) or set [database] dbname to the "Initial database name" you gave RDS`,
-  tls_required: () => 'the server does not offer TLS: set [database] tls = "off", or enable TLS on the server',
+  tls_required: c => c.serverRequiresTls
+    ? 'the server accepts TLS connections only (require_secure_transport=ON, the default of RDS for MySQL 8.4): set [database] tls = "required", or "auto" with the RDS endpoint as host'
+    : 'the server does not offer TLS: set [database] tls = "off", or enable TLS on the server',
+  too_many_connections: () => 'the server has no connection left (max_connections reached), usually because an app opens connections and never closes them: SHOW PROCESSLIST as the master user shows who holds them; or raise max_connections in the DB\'s parameter group (RDS → Parameter groups), or choose a larger instance class',
+  host_blocked: () => 'the server blocked this instance after too many connections that never finished logging in (max_connect_errors: a load balancer health check or port scan on the DB port, a TLS mismatch): as the master user from another host run TRUNCATE TABLE performance_schema.host_cache (FLUSH HOSTS before MySQL 8.4) or reboot the DB, and raise max_connect_errors in the DB\'s parameter group (RDS → Parameter groups)',
+  account_locked: c => `the account '${c.user}' is locked: as the master user run ALTER USER '${c.user}'@'%' ACCOUNT UNLOCK`,
+  password_expired: c => `the password of '${c.user}' has expired: log in once with the mysql client and run ALTER USER USER() IDENTIFIED BY '<new password>' (for the RDS master user: RDS → Modify → new master password), then set [database] password`,
   tls: () => 'the TLS handshake failed: for RDS keep [database] tls = "auto" (it trusts the RDS CA bundle); for a server with its own certificate set tls = "off", or trust its CA by starting suaicloudapp with NODE_EXTRA_CA_CERTS=/path/to/ca.pem'
 }
 
@@ -50,7 +57,7 @@ function createDatabase (section: Static<typeof DatabaseSection>, deps: BackendD
       // probe connection would count as a handshake error and, repeated, get the host blocked
       // by max_connect_errors.)
       stream: () => {
-        socket = netConnect({ port: section.port, host: section.host, lookup })
+        socket = netConnect({ port: section.port, host: section.host, lookup: staged(lookup, stage) })
         socket.setNoDelay(true)
         socket.once('connect', () => stage('auth'))
         return socket
@@ -99,16 +106,31 @@ function createDatabase (section: Static<typeof DatabaseSection>, deps: BackendD
   return { check, close: async () => reset() }
 }
 
+// The server's connect-time errors by number (the driver names some only ER_MYSQL_<number>):
+// https://dev.mysql.com/doc/mysql-errors/8.4/en/server-error-reference.html
+const SERVER_ERRORS: Record<number, { stage: Stage, hintKey: HintKey, context?: Partial<HintContext> }> = {
+  1045: { stage: 'auth', hintKey: 'auth' },
+  1044: { stage: 'database', hintKey: 'database' },
+  1049: { stage: 'database', hintKey: 'database' },
+  // ER_CON_COUNT_ERROR, sent in place of the handshake.
+  1040: { stage: 'connect', hintKey: 'too_many_connections' },
+  // ER_HOST_IS_BLOCKED, sent in place of the handshake.
+  1129: { stage: 'connect', hintKey: 'host_blocked' },
+  // ER_SECURE_TRANSPORT_REQUIRED
+  3159: { stage: 'tls', hintKey: 'tls_required', context: { serverRequiresTls: true } },
+  // ER_ACCOUNT_HAS_BEEN_LOCKED
+  3118: { stage: 'auth', hintKey: 'account_locked' },
+  // ER_MUST_CHANGE_PASSWORD_LOGIN at login, ER_MUST_CHANGE_PASSWORD for a statement in the sandbox.
+  1862: { stage: 'auth', hintKey: 'password_expired' },
+  1820: { stage: 'auth', hintKey: 'password_expired' }
+}
+
 function classify (err: unknown, stage: Stage): CheckFailure | undefined {
   const { code, errno, message } = err as { code?: string, errno?: number, message?: string }
   const text = String(message ?? err).replace(/^\(conn:-?\d+, no: \d+, SQLState: \w+\) /, '')
-  switch (code ?? errno) {
-    case 'ER_ACCESS_DENIED_ERROR':
-    case 1045: return new CheckFailure('auth', text, 'auth')
-    case 'ER_BAD_DB_ERROR':
-    case 'ER_DBACCESS_DENIED_ERROR':
-    case 1049:
-    case 1044: return new CheckFailure('database', text, 'database')
+  const known = errno === undefined ? undefined : SERVER_ERRORS[errno]
+  if (known) return new CheckFailure(known.stage, text, known.hintKey, known.context)
+  switch (code) {
     case 'ER_SERVER_SSL_DISABLED': return new CheckFailure('tls', text, 'tls_required')
     case 'ER_CONNECTION_TIMEOUT': return stage === 'connect'
       ? new CheckFailure('connect', 'the TCP connection timed out', 'connect_timeout')

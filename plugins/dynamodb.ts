@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { Type, type Static } from '@sinclair/typebox'
-import { clientOptions, lazyClient, send, type AwsError } from '../lib/aws.ts'
+import { clientOptions, lazyClient } from '../lib/aws.ts'
+import { awsApiHints, deniedHint, type AwsError } from '../lib/aws-errors.ts'
 import { defineBackend, type BackendDeps } from '../lib/backend.ts'
 import { CheckFailure, defineCheck } from '../lib/check.ts'
-import { awsApiHints, type Hints } from '../lib/hints.ts'
+import type { Hints } from '../lib/hints.ts'
 import { dynamodbRecords } from '../lib/records-dynamodb.ts'
 import { Endpoint, NonEmpty } from '../lib/schema.ts'
 
@@ -17,7 +18,7 @@ export const DynamodbSection = Type.Object({
 const hints: Hints = {
   ...awsApiHints,
   connect_timeout: c => c.endpoint ? `no answer from ${c.endpoint}: check [dynamodb] endpoint` : 'no route to the DynamoDB API: a private subnet needs a DynamoDB gateway endpoint or a NAT gateway in its route table',
-  permission: c => `the instance role may not do this: allow ${c.action ?? 'dynamodb:DescribeTable, GetItem, PutItem, DeleteItem'} on arn:aws:dynamodb:${c.region}:<account>:table/${c.table}`,
+  permission: c => deniedHint({ ...c, resource: c.resource ?? `arn:aws:dynamodb:${c.region}:<account>:table/${c.table}` }, { resourcePolicy: `the resource-based policy of table ${c.table} (DynamoDB → Tables → ${c.table} → Permissions)`, thing: 'table' }),
   not_found: c => `there is no table '${c.table}' in ${c.region}: check [dynamodb] table and [aws] region (tables are per region)`,
   schema: c => `the seed needs a table whose primary key is only a partition key '${c.partition_key}' of type String: recreate the table that way, or set [dynamodb] partition_key to the table's key`
 }
@@ -30,7 +31,7 @@ function createDynamodb (section: Static<typeof DynamodbSection>, deps: BackendD
   // Its own per process and per app: two on one host (the service and a `check`) must not
   // delete each other's probe between its write and its read.
   const probeId = `suaicloudapp-probe-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`
-  const aws = lazyClient(async () => {
+  const aws = lazyClient(deps, async () => {
     const sdk = await import('@aws-sdk/client-dynamodb')
     return { sdk, client: new sdk.DynamoDBClient(clientOptions(section.endpoint, deps)) }
   })
@@ -43,7 +44,7 @@ function createDynamodb (section: Static<typeof DynamodbSection>, deps: BackendD
     classify
   }, async ctx => {
     const { sdk, client: dynamo } = await aws.ready(ctx)
-    const { Table: description } = await send(ctx, 'dynamodb:DescribeTable', options =>
+    const { Table: description } = await aws.send(ctx, 'dynamodb:DescribeTable', options =>
       dynamo.send(new sdk.DescribeTableCommand({ TableName: table }), options))
     ctx.detail('status', description?.TableStatus)
     ctx.detail('keySchema', description?.KeySchema?.map(key => `${key.AttributeName} (${key.KeyType})`))
@@ -60,12 +61,12 @@ function createDynamodb (section: Static<typeof DynamodbSection>, deps: BackendD
 
     ctx.stage('request')
     const Key = { [partitionKey]: { S: probeId } }
-    await send(ctx, 'dynamodb:PutItem', options =>
+    await aws.send(ctx, 'dynamodb:PutItem', options =>
       dynamo.send(new sdk.PutItemCommand({ TableName: table, Item: { ...Key, checkedAt: { N: String(Date.now()) } } }), options))
-    const { Item } = await send(ctx, 'dynamodb:GetItem', options =>
+    const { Item } = await aws.send(ctx, 'dynamodb:GetItem', options =>
       dynamo.send(new sdk.GetItemCommand({ TableName: table, Key, ConsistentRead: true }), options))
     if (!Item) throw new CheckFailure('request', `wrote the probe item ${probeId} but could not read it back`)
-    await send(ctx, 'dynamodb:DeleteItem', options => dynamo.send(new sdk.DeleteItemCommand({ TableName: table, Key }), options))
+    await aws.send(ctx, 'dynamodb:DeleteItem', options => dynamo.send(new sdk.DeleteItemCommand({ TableName: table, Key }), options))
   })
 
   return { check, close: aws.close, records: dynamodbRecords(aws.client, table, partitionKey) }

@@ -6,6 +6,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { defineBackend, type BackendDeps } from '../lib/backend.ts'
 import { CheckFailure, defineCheck, type CheckContext, type Stage } from '../lib/check.ts'
 import type { Hints } from '../lib/hints.ts'
+import { staged } from '../lib/lookup.ts'
 import { redisRecords } from '../lib/records-redis.ts'
 import { Host, NonEmpty, Port } from '../lib/schema.ts'
 
@@ -70,9 +71,12 @@ function createRedis (section: Static<typeof RedisSection>, deps: BackendDeps) {
     // With TLS the client says 'connect' only after the handshake. Our own TCP socket shows the
     // connection succeed first, so a handshake that never ends (a plain Redis waits for a
     // newline that never comes) is not taken for a security group dropping packets.
-    const tcp = section.tls ? netConnect({ host: section.host, port: section.port, lookup }) : undefined
+    // The first node's lookup is a stage of its own (see lib/lookup.ts); a cluster's nodes are
+    // looked up later, in stage cluster.
+    const first = { ...socket, lookup: staged(lookup, ctx.stage) }
+    const tcp = section.tls ? netConnect({ host: section.host, port: section.port, lookup: first.lookup }) : undefined
     tcp?.once('connect', () => ctx.stage('tls'))
-    const node = createClient({ socket: tcp ? { ...socket, socket: tcp } : socket, ...auth }) as RedisClientType
+    const node = createClient({ socket: tcp ? { ...first, socket: tcp } : first, ...auth }) as RedisClientType
     node.on('error', dropOnError)
     // The socket is open; what follows (HELLO, AUTH) is Redis answering, or not. If the check
     // timed out meanwhile, close it: destroy() during the TCP connect cannot reach the socket.

@@ -4,7 +4,7 @@ import { buildApp, cleanEnv, configToml, eventually, freePort, startCli, workDir
 import type { BuildOptions } from '../server.ts'
 import { createLookup } from '../lib/lookup.ts'
 import {
-  closedPort, startNxdomainDns, startDynamo, startMariadb, startRedis, startRedisCluster, startS3, startSilentServer,
+  closedPort, startFailingDns, startNxdomainDns, startDynamo, startMariadb, startRedis, startRedisCluster, startS3, startSilentServer,
   type DynamoHandle, type MariadbHandle, type PortHandle, type RedisClusterHandle, type RedisHandle, type S3Handle
 } from './harness/index.ts'
 
@@ -128,6 +128,23 @@ test('database: a host that does not resolve fails at dns (asked of a loopback D
   assert.ok(dns.asked.includes('db.does-not-exist.example'))
 })
 
+for (const failure of ['servfail', 'silent'] as const) {
+  test(`database and redis: a resolver that ${failure === 'silent' ? 'never answers' : 'answers SERVFAIL'} fails at dns with the VPC's DNS settings, not "copy the endpoint", within timeout_ms`, async t => {
+    const dns = await startFailingDns(failure)
+    t.after(() => dns.stop())
+    for (const section of ['database', 'redis'] as const) {
+      const host = `${section}.example.invalid`
+      const sections = section === 'database' ? { database: { ...databaseSection(), host } } : { redis: { host, port: redis.port } }
+      const { res, ms } = await get(t, sections, `/${section}`, { lookup: createLookup([dns.server]) })
+      assert.equal(res.statusCode, 503)
+      assert.match(res.body, new RegExp(`^FAIL \\(dns\\): .*\\nhint: the DNS resolver did not answer for ${section}\\.example\\.invalid, so the name itself may be right: check that the VPC has DNS resolution enabled .*/etc/resolv\\.conf`), res.body)
+      assert.doesNotMatch(res.body, /copy the endpoint/)
+      assert.ok(ms < TIMEOUT_MS + 500, `${section} answered in ${Math.round(ms)} ms`)
+      assert.ok(dns.asked.includes(host))
+    }
+  })
+}
+
 test('database and redis: a server that accepts and never answers is bounded by timeout_ms', async t => {
   for (const section of ['database', 'redis'] as const) {
     const sections = section === 'database' ? { database: { ...databaseSection(), port: silent.port } } : { redis: { host: silent.host, port: silent.port } }
@@ -217,7 +234,7 @@ test('s3: a missing bucket fails at not_found', async t => {
 
 test('s3: keys the server does not know fail at credentials', async t => {
   const unknownKeys = { ...env(), AWS_ACCESS_KEY_ID: 'AKIAUNKNOWNKEY', AWS_SECRET_ACCESS_KEY: 'not-the-Right-secret' }
-  const body = await assertFails(t, { s3: s3Section('deployed') }, '/s3', 'credentials', /rejected the credentials/, /instance profile/, {}, unknownKeys)
+  const body = await assertFails(t, { s3: s3Section('deployed') }, '/s3', 'credentials', /rejected the credentials of environment keys/, /override the instance role: unset them/, {}, unknownKeys)
   assert.ok(!body.includes('not-the-Right-secret'))
 })
 

@@ -11,18 +11,28 @@ export interface DnsHandle {
   stop: () => Promise<void>
 }
 
+// How the server fails every question: the name does not exist (NXDOMAIN), the server failed
+// (SERVFAIL: a resolver that cannot reach its upstream), or no answer at all (a resolver out of reach).
+export type DnsFailure = 'nxdomain' | 'servfail' | 'silent'
+const RCODES = { nxdomain: 3, servfail: 2 }
+
 // A DNS server on loopback that answers NXDOMAIN to every question, so a "does not resolve"
 // test never asks the machine's real resolver.
-export async function startNxdomainDns (): Promise<DnsHandle> {
+export function startNxdomainDns (): Promise<DnsHandle> {
+  return startFailingDns('nxdomain')
+}
+
+export async function startFailingDns (failure: DnsFailure): Promise<DnsHandle> {
   const socket = createSocket('udp4')
   const asked: string[] = []
   socket.on('message', (query, peer) => {
     if (query.length < 12) return
     asked.push(questionName(query))
+    if (failure === 'silent') return
     const reply = Buffer.from(query)
-    // QR=1, opcode from the query, RD copied, RA=1, RCODE=3 (NXDOMAIN); no answers.
+    // QR=1, opcode from the query, RD copied, RA=1, the RCODE; no answers.
     reply[2] = 0x80 | (query[2] & 0x79)
-    reply[3] = 0x83
+    reply[3] = 0x80 | RCODES[failure]
     reply.writeUInt16BE(0, 6)
     reply.writeUInt16BE(0, 8)
     reply.writeUInt16BE(0, 10)
