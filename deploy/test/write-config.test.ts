@@ -77,14 +77,15 @@ describe('configFromOutputs', () => {
   const root = fileURLToPath(new URL('../../', import.meta.url))
   const appInstalled = existsSync(join(root, 'node_modules', 'ajv')) && existsSync(join(root, 'lib', 'config.ts'))
   test('the app loads it without a problem', { skip: !appInstalled && 'the root npm ci has not run' }, async () => {
-    const specifier = join(root, 'lib', 'config.ts')
-    const { loadConfig } = await import(specifier) as {
-      loadConfig: (options: { path: string, cwd: string, env: NodeJS.ProcessEnv, programDir: string }) => { ok: boolean, problems?: unknown }
+    const { loadConfig } = await import(join(root, 'lib', 'config.ts')) as {
+      loadConfig: (options: { path: string, cwd: string, env: NodeJS.ProcessEnv, programDir: string }, backends: unknown) => { ok: boolean, problems?: unknown }
     }
+    // The list of backends the config is validated against.
+    const { backends } = await import(join(root, 'plugins', 'backends.ts')) as { backends: unknown }
     const dir = mkdtempSync(join(tmpdir(), 'suaicloudapp-config-'))
     const file = join(dir, 'config.toml')
     writeFileSync(file, configFromOutputs(described, 'Pa55word!'))
-    const loaded = loadConfig({ path: file, cwd: dir, env: {}, programDir: dir })
+    const loaded = loadConfig({ path: file, cwd: dir, env: {}, programDir: dir }, backends)
     rmSync(dir, { recursive: true, force: true })
     assert.equal(loaded.ok, true, JSON.stringify(loaded.problems))
   })
