@@ -1,5 +1,5 @@
-import { distance } from 'fastest-levenshtein'
 import { parseArgs } from 'node:util'
+import { likelyMeant } from './lib/config-problems.ts'
 import { check } from './commands/check.ts'
 import { runServer } from './commands/serve.ts'
 import { installService, uninstallService } from './commands/service.ts'
@@ -99,8 +99,7 @@ function usageError (message: string): 2 {
 function closestCommand (typed: string): string | undefined {
   const completions = Object.keys(commands).filter(name => name.startsWith(`${typed} `))
   if (completions.length > 0) return completions.join(' or ')
-  const [best] = Object.keys(commands).map(name => ({ name, distance: distance(typed, name) })).sort((a, b) => a.distance - b.distance)
-  return best && best.distance <= Math.max(2, Math.floor(best.name.length / 3)) ? best.name : undefined
+  return likelyMeant(typed, Object.keys(commands))
 }
 
 main(process.argv.slice(2)).then(code => {

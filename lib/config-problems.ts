@@ -139,9 +139,16 @@ function expectation (error: SchemaError, description: string): string {
   }
 }
 
-function suggest (word: string, candidates: string[]): string {
+// The candidate a typo most likely meant: within two edits, or a third of its length.
+export function likelyMeant (word: string, candidates: string[]): string | undefined {
+  if (candidates.length === 0) return undefined
   const best = closest(word, candidates)
-  return distance(word, best) <= Math.max(2, Math.floor(best.length / 3)) ? ` — did you mean ${best}?` : ''
+  return distance(word, best) <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined
+}
+
+function suggest (word: string, candidates: string[]): string {
+  const best = likelyMeant(word, candidates)
+  return best ? ` — did you mean ${best}?` : ''
 }
 
 // The first line of each key ("server.port") and section header ("[server]", "[[server]]"),

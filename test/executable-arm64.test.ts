@@ -5,9 +5,8 @@ import { existsSync } from 'node:fs'
 import { copyFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { stringify } from 'smol-toml'
 import { version } from '../lib/version.ts'
-import { cleanEnv, makeTempDir, root } from './helper.ts'
+import { cleanEnv, configToml, makeTempDir, root } from './helper.ts'
 import { startDynamo, startMariadb, startRedis, startS3, type DynamoHandle, type MariadbHandle, type RedisHandle, type S3Handle } from './harness/index.ts'
 
 // The Graviton file, dist/suaicloudapp-arm64, run here under qemu's user-mode emulator with
@@ -41,7 +40,7 @@ before(async () => {
   await dynamo.createTable('seed', { hash: ['id', 'S'] })
   dir = await makeTempDir('arm64')
   await copyFile(binary, join(dir, 'suaicloudapp'))
-  await writeFile(join(dir, 'config.toml'), stringify({
+  await writeFile(join(dir, 'config.toml'), configToml({
     server: { host: '127.0.0.1', port: 8080 },
     checks: { timeout_ms: 20_000 },
     aws: { region: s3.region },
