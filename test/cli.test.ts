@@ -89,7 +89,10 @@ test('on a terminal, the first Ctrl-C says how long the drain takes and that a s
   terminal.type('\x03')
   await terminal.waitFor(/stopping after 60000 ms of draining \(press Ctrl-C again to leave at once\)/)
   terminal.type('\x03')
-  assert.equal(await terminal.exited, 1, 'the second Ctrl-C leaves at once, not after the 60 s drain')
+  // A finished drain exits 0; leaving at once is 1 from the handler, or 130 (killed by SIGINT),
+  // which one CI run under full load produced and no run since has reproduced.
+  const code = await terminal.exited
+  assert.ok(code === 1 || code === 130, `the second Ctrl-C leaves at once, not after the 60 s drain (exit code ${code})`)
 })
 
 test('a misspelt SUAI_ variable is a warning naming the closest one, in validate and at start-up', async t => {
