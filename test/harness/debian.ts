@@ -12,6 +12,7 @@ export const needs: Need[] = [
   { package: 'chromium', why: 'the dashboard test', files: ['/usr/bin/chromium'] },
   { package: 'iptables', why: 'dropped packets in the network fault tests', files: ['iptables'] },
   { package: 'iproute2', why: 'network namespaces for the fault tests', files: ['ip'] },
+  { package: 'curl', why: 'the README\'s common mistakes, run as a student runs them', files: ['curl'] },
   { package: 'haproxy', why: 'a load balancer in front of three executables', files: ['haproxy'] },
   { package: 'qemu-user-static', why: 'running the arm64 executable', files: ['/usr/bin/qemu-aarch64-static'] },
   { package: 'libc6-arm64-cross', why: 'the aarch64 glibc the arm64 executable loads', files: ['/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1'] }
