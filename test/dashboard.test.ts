@@ -10,6 +10,7 @@ import {
   type DynamoHandle, type MariadbHandle, type PortHandle, type RedisHandle, type S3Handle
 } from './harness/index.ts'
 import { identity, imdsEnv, startImds, type ImdsFixture } from './imds-fixture.ts'
+import { createImds } from '../lib/imds.ts'
 import { dashboardFileNames, readDashboardFiles } from '../routes/dashboard-files.ts'
 
 // The dashboard as a student sees it: the app with real backends on loopback, the page in
@@ -59,8 +60,9 @@ async function open (t: TestContext, url: string, viewport?: { width: number, he
   const errors: string[] = []
   const requested: string[] = []
   page.on('request', request => { requested.push(request.url()) })
-  // /checks answers 503 while a check fails, which Chromium reports too; that one is expected.
-  page.on('console', message => { if (message.type() === 'error' && !/status of 503/.test(message.text())) errors.push(message.text()) })
+  // /checks answers 503 while a check fails, and /fleet 401 without the admin token, which
+  // Chromium reports too; those are expected.
+  page.on('console', message => { if (message.type() === 'error' && !/status of (503|401)/.test(message.text())) errors.push(message.text()) })
   page.on('pageerror', err => { errors.push(err.message) })
   await page.goto(url)
   return { page, errors, requested }
@@ -235,9 +237,17 @@ test('with [server] admin_token the page shows only pass or fail, and all of it 
   assert.equal(await message.textContent(), 'FAIL')
   assert.match(await anonymous.page.locator('#database .hint').textContent() ?? '', /need the admin token: open this page as \/#token=/)
 
+  // The fleet is behind the token too.
+  await anonymous.page.locator('#fleet-source', { hasText: 'the fleet needs the admin token' }).waitFor({ timeout: 5000 })
+  assert.equal(await anonymous.page.locator('#fleet .zone').count(), 0)
+
   const admin = await open(t, `${url}/#token=${token}`)
   await admin.page.locator('#database .message', { hasText: 'FAIL (connect)' }).waitFor({ timeout: 5000 })
   assert.match(await admin.page.locator('#database .hint').textContent() ?? '', /^hint: nothing listens on/)
+  // No shared store: this instance only, and why.
+  await admin.page.locator('#fleet-source', { hasText: 'this instance only' }).waitFor({ timeout: 5000 })
+  assert.equal(await admin.page.locator('#fleet-source').textContent(), 'this instance only: neither [redis] nor [dynamodb] is configured')
+  assert.equal(await admin.page.locator('#fleet .zone tr').count(), 2, 'a header and this instance')
   assertSelfContained(anonymous, url)
   assertSelfContained(admin, url)
 })
@@ -252,5 +262,45 @@ test('the program as users run it (the executable when SUAI_TEST_BIN names one) 
   const tab = await open(t, url)
   await pill(tab.page, 'redis').filter({ hasText: 'pass' }).waitFor({ timeout: 10000 })
   assert.equal(await pill(tab.page, 'database').textContent(), 'not configured')
+  assertSelfContained(tab, url)
+})
+
+test('the fleet: three instances in two AZs through the shared Redis, grouped by AZ, with the verdict naming the AZ that fails', async t => {
+  const start = async (instanceId: string, availabilityZone: string, databasePort: number) => {
+    const fixture = await startImds({ instance: { instanceId, availabilityZone } })
+    t.after(() => fixture.stop())
+    const env = imdsEnv(fixture.endpoint)
+    const toml = '[checks]\ntimeout_ms = 1000\ncache_ms = 0\n[fleet]\ninterval_ms = 300\n' + sections.database(databasePort) + sections.redis()
+    // A metadata client with time to spare on two busy cores, as test/fleet.test.ts makes it.
+    const { fastify } = await buildApp(t, toml, env, { imds: createImds({ env, requestTimeoutMs: 5000, lookupTimeoutMs: 10_000 }) })
+    return fastify.listen({ host: '127.0.0.1', port: 0 })
+  }
+  // The database is reachable from eu-central-1a and not from eu-central-1b: a subnet or
+  // security group of one AZ, the mistake the fleet view is for.
+  const [url] = await Promise.all([
+    start('i-0aaaaaaaaaaaaaaa1', 'eu-central-1a', mariadb.port),
+    start('i-0aaaaaaaaaaaaaaa2', 'eu-central-1a', mariadb.port),
+    start('i-0bbbbbbbbbbbbbbb1', 'eu-central-1b', closed.port)
+  ])
+  const tab = await open(t, url)
+  const { page } = tab
+  const zones = page.locator('#fleet .zone')
+  await page.locator('#fleet-verdict li', { hasText: 'database fails only in eu-central-1b' }).waitFor({ timeout: 15000 })
+  await page.locator('#fleet .zone[data-zone="eu-central-1a"] tr').nth(2).waitFor({ timeout: 10000 })
+  assert.deepEqual(await zones.locator('h3').allTextContents(), ['eu-central-1a: 2 instances', 'eu-central-1b: 1 instance'])
+  assert.match(await page.locator('#fleet-source').textContent() ?? '', /^from the heartbeats in redis, read at /)
+  const rows = async (zone: string) => page.locator(`#fleet .zone[data-zone="${zone}"] tr`).evaluateAll(trs => trs.map(tr => [...tr.children].map(cell => cell.textContent)))
+  assert.deepEqual(await rows('eu-central-1a'), [
+    ['instance', 'database', 'redis'],
+    ['i-0aaaaaaaaaaaaaaa1 (this one)', 'pass', 'pass'],
+    ['i-0aaaaaaaaaaaaaaa2', 'pass', 'pass']
+  ])
+  assert.deepEqual(await rows('eu-central-1b'), [
+    ['instance', 'database', 'redis'],
+    ['i-0bbbbbbbbbbbbbbb1', 'fail (connect)', 'pass']
+  ])
+  assert.match(await page.locator('#fleet-verdict').textContent() ?? '', /look at that AZ's subnet, route table and security groups/)
+  await page.locator('#fleet').scrollIntoViewIfNeeded()
+  await photograph(page, 'fleet')
   assertSelfContained(tab, url)
 })

@@ -10,6 +10,14 @@
  * @typedef {{ status: Status, observedValue: number, output?: string, stage?: string, hint?: string,
  *   details?: Record<string, unknown>, history?: HistoryEntry[] }} CheckEntry
  */
+/**
+ * @typedef {{ id: string, availabilityZone: string | null, privateIp: string | null, version: string, ageMs: number,
+ *   self?: boolean, backends: Record<string, { status: Status, stage: string, durationMs: number }> }} FleetInstance
+ */
+/**
+ * @typedef {{ source: { stores: string[], at: string, problems: string[], note?: string }, intervalMs: number,
+ *   verdict: { summary: string[] }, zones: Array<{ zone: string | null, instances: FleetInstance[] }> }} FleetView
+ */
 /** @typedef {{ name: string, title: string, kind: string, state: 'configured' | 'invalid' | 'not_configured' }} BackendInfo */
 /**
  * @typedef {{ version: string, uptime: number, note?: string, configProblems: string[], backends: BackendInfo[],
@@ -262,8 +270,69 @@ function showInstance (info) {
   showOverall()
 }
 
+/**
+ * @param {string} tag
+ * @param {unknown} [value]
+ */
+function element (tag, value) {
+  const node = document.createElement(tag)
+  text(node, value)
+  return node
+}
+
+// The fleet as GET /fleet sees it: the verdict first, then every instance by availability
+// zone with each backend's status, and where the view came from.
+/** @param {FleetView} fleet */
+function showFleet (fleet) {
+  const { source } = fleet
+  text($('fleet-source'), source.stores.length > 0
+    ? 'from the heartbeats in ' + source.stores.join(' and ') + ', read at ' + clock(source.at) + (source.problems.length > 0 ? ' (' + source.problems.join('; ') + ')' : '')
+    : source.note)
+  $('fleet-verdict').replaceChildren(...fleet.verdict.summary.map(line => element('li', line)))
+  const backends = [...new Set(fleet.zones.flatMap(zone => zone.instances.flatMap(instance => Object.keys(instance.backends))))]
+  $('fleet-zones').replaceChildren(...fleet.zones.map(({ zone, instances }) => {
+    const box = document.createElement('div')
+    box.className = 'zone'
+    box.dataset.zone = zone ?? ''
+    const head = document.createElement('tr')
+    head.append(...['instance', ...backends].map(name => element('th', name)))
+    const rows = instances.map(instance => {
+      const row = document.createElement('tr')
+      const late = instance.ageMs > 2 * fleet.intervalMs
+      row.append(element('td', instance.id + (instance.self ? ' (this one)' : '') + (late ? ' (silent ' + Math.round(instance.ageMs / 1000) + ' s)' : '')))
+      for (const name of backends) {
+        const result = instance.backends[name]
+        const cell = element('td', result ? result.status + (result.status === 'fail' ? ' (' + result.stage + ')' : '') : '-')
+        if (result) setStatus(cell, result.status)
+        row.append(cell)
+      }
+      return row
+    })
+    const table = document.createElement('table')
+    table.append(head, ...rows)
+    box.append(element('h3', (zone ?? 'outside EC2') + ': ' + instances.length + (instances.length === 1 ? ' instance' : ' instances')), table)
+    return box
+  }))
+  $('fleet').hidden = false
+}
+
+// Behind the admin token when one is set: without it the section says how to see it.
+function refreshFleet () {
+  fetch('/fleet', { cache: 'no-store', headers }).then(async res => {
+    if (res.status === 401) {
+      text($('fleet-source'), 'the fleet needs the admin token: open this page as /#token=<[server] admin_token>')
+      $('fleet-verdict').replaceChildren()
+      $('fleet-zones').replaceChildren()
+      $('fleet').hidden = false
+      return
+    }
+    showFleet(await res.json())
+  }).catch(noAnswer)
+}
+
 function refreshInstance () {
   getJson('/instance').then(showInstance).catch(noAnswer).finally(() => setTimeout(refreshInstance, REFRESH_MS))
+  refreshFleet()
 }
 
 // The cards come from the server's list of backends; until it answers the page has none.
@@ -271,6 +340,7 @@ function start () {
   getJson('/instance').then(/** @param {InstanceInfo} info */ info => {
     for (const backend of info.backends) addCard(backend)
     showInstance(info)
+    refreshFleet()
     setTimeout(refreshInstance, REFRESH_MS)
   }).catch(err => {
     noAnswer(err)
