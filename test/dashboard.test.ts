@@ -176,12 +176,13 @@ test('two failing: each says the stage and the hint, a message stays text, and t
 })
 
 test('one slow: the other cards answer while its card still says "checking…"', async t => {
-  const { fastify } = await buildApp(t, '[checks]\ntimeout_ms = 5000\n' + sections.database() + sections.redis(silent.port) + sections.s3('deployed'), awsEnv())
+  // A long timeout, so the others surely answer while Redis still hangs, even on a busy machine.
+  const { fastify } = await buildApp(t, '[checks]\ntimeout_ms = 8000\n' + sections.database() + sections.redis(silent.port) + sections.s3('deployed'), awsEnv())
   const url = await fastify.listen({ host: '127.0.0.1', port: 0 })
   const tab = await open(t, url)
   const { page } = tab
-  await pill(page, 'database').filter({ hasText: 'pass' }).waitFor({ timeout: 4000 })
-  await pill(page, 's3').filter({ hasText: 'pass' }).waitFor({ timeout: 4000 })
+  await pill(page, 'database').filter({ hasText: 'pass' }).waitFor({ timeout: 6000 })
+  await pill(page, 's3').filter({ hasText: 'pass' }).waitFor({ timeout: 6000 })
   // Mid-load: Redis has not answered (its server accepts and stays silent).
   assert.equal(await status(page, 'redis'), 'checking')
   assert.equal(await pill(page, 'redis').textContent(), 'checking…')
@@ -190,8 +191,8 @@ test('one slow: the other cards answer while its card still says "checking…"',
   await photograph(page, 'one-slow')
 
   // Then its timeout turns into a failure that says where it hung.
-  await pill(page, 'redis').filter({ hasText: 'fail' }).waitFor({ timeout: 8000 })
-  assert.match(await card(page, 'redis').locator('.message').textContent() ?? '', /no answer from redis .* within 5000 ms/)
+  await pill(page, 'redis').filter({ hasText: 'fail' }).waitFor({ timeout: 12000 })
+  assert.match(await card(page, 'redis').locator('.message').textContent() ?? '', /no answer from redis .* within 8000 ms/)
   assert.equal(await page.locator('#overall').textContent(), 'overall: fail')
   assertSelfContained(tab, url)
 })
