@@ -85,6 +85,10 @@ const sections = {
   s3: (bucket: string) => `[s3]\nbucket = '${bucket}'\nendpoint = '${s3.endpoint}'\n`,
   dynamodb: (table: string) => `[dynamodb]\ntable = '${table}'\npartition_key = 'id'\nendpoint = '${dynamo.endpoint}'\n`
 }
+// The tests share one Redis: with the heartbeat on, each page would show the instances of the
+// tests before it. Only the fleet's own test (with a Redis of its own) and the one without a
+// shared store keep it on.
+const NO_FLEET = '[fleet]\nenabled = false\n'
 // The page shows the identity of the fixture's instance; the AWS checks take its region.
 const awsEnv = () => ({ ...imdsEnv(imds.endpoint), AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey })
 
@@ -102,7 +106,7 @@ test('GET / serves the files of routes/dashboard/ under a Content-Security-Polic
 })
 
 test('all pass: four green cards, the files S3 found, the instance, and the history the server kept', async t => {
-  const { fastify } = await buildApp(t, '[checks]\ncache_ms = 0\n' + sections.database() + sections.redis() + sections.s3('deployed') + sections.dynamodb(TABLE), awsEnv())
+  const { fastify } = await buildApp(t, NO_FLEET + '[checks]\ncache_ms = 0\n' + sections.database() + sections.redis() + sections.s3('deployed') + sections.dynamodb(TABLE), awsEnv())
   // Results from before the page opened: it shows them from its first load.
   await fastify.inject('/checks')
   await fastify.inject('/checks')
@@ -147,7 +151,7 @@ test('all pass: four green cards, the files S3 found, the instance, and the hist
 })
 
 test('two failing: each says the stage and the hint, a message stays text, and the history grows', async t => {
-  const { fastify } = await buildApp(t, '[checks]\ncache_ms = 0\n' + sections.database(closed.port) + sections.redis() + sections.s3('empty') + sections.dynamodb(MARKUP) + '[demo]\nenabled = true\n', awsEnv())
+  const { fastify } = await buildApp(t, NO_FLEET + '[checks]\ncache_ms = 0\n' + sections.database(closed.port) + sections.redis() + sections.s3('empty') + sections.dynamodb(MARKUP) + '[demo]\nenabled = true\n', awsEnv())
   const url = await fastify.listen({ host: '127.0.0.1', port: 0 })
   const tab = await open(t, url)
   const { page } = tab
@@ -177,7 +181,7 @@ test('two failing: each says the stage and the hint, a message stays text, and t
 
 test('one slow: the other cards answer while its card still says "checking…"', async t => {
   // A long timeout, so the others surely answer while Redis still hangs, even on a busy machine.
-  const { fastify } = await buildApp(t, '[checks]\ntimeout_ms = 8000\n' + sections.database() + sections.redis(silent.port) + sections.s3('deployed'), awsEnv())
+  const { fastify } = await buildApp(t, NO_FLEET + '[checks]\ntimeout_ms = 8000\n' + sections.database() + sections.redis(silent.port) + sections.s3('deployed'), awsEnv())
   const url = await fastify.listen({ host: '127.0.0.1', port: 0 })
   const tab = await open(t, url)
   const { page } = tab
@@ -198,7 +202,7 @@ test('one slow: the other cards answer while its card still says "checking…"',
 })
 
 test('a broken config: the problems on top, the section with them failing at stage config', async t => {
-  const { fastify } = await buildApp(t, sections.database().replace('port =', 'prot =') + sections.redis())
+  const { fastify } = await buildApp(t, NO_FLEET + sections.database().replace('port =', 'prot =') + sections.redis())
   const url = await fastify.listen({ host: '127.0.0.1', port: 0 })
   const tab = await open(t, url)
   const { page } = tab
@@ -213,7 +217,7 @@ test('a broken config: the problems on top, the section with them failing at sta
 })
 
 test('on a phone (390 px wide) every card fits the width, one under another', async t => {
-  const { fastify } = await buildApp(t, '[checks]\ncache_ms = 0\n' + sections.database(closed.port) + sections.redis() + sections.s3('deployed') + sections.dynamodb(TABLE), awsEnv())
+  const { fastify } = await buildApp(t, NO_FLEET + '[checks]\ncache_ms = 0\n' + sections.database(closed.port) + sections.redis() + sections.s3('deployed') + sections.dynamodb(TABLE), awsEnv())
   const url = await fastify.listen({ host: '127.0.0.1', port: 0 })
   const tab = await open(t, url, { width: 390, height: 844 })
   const { page } = tab
@@ -254,7 +258,7 @@ test('with [server] admin_token the page shows only pass or fail, and all of it 
 })
 
 test('the program as users run it (the executable when SUAI_TEST_BIN names one) serves the same files, and the page works', async t => {
-  const cwd = await workDir(`[server]\nhost = '127.0.0.1'\nport = ${await freePort()}\n` + sections.redis())
+  const cwd = await workDir(`[server]\nhost = '127.0.0.1'\nport = ${await freePort()}\n` + NO_FLEET + sections.redis())
   const { url } = await startCli(t, ['serve'], { cwd })
   const files = readDashboardFiles()
   for (const [path, name] of [['/', 'index.html'], ['/dashboard.css', 'dashboard.css'], ['/dashboard.js', 'dashboard.js']] as const) {
@@ -267,11 +271,13 @@ test('the program as users run it (the executable when SUAI_TEST_BIN names one) 
 })
 
 test('the fleet: three instances in two AZs through the shared Redis, grouped by AZ, with the verdict naming the AZ that fails', async t => {
+  const shared = await startRedis()
+  t.after(() => shared.stop())
   const start = async (instanceId: string, availabilityZone: string, databasePort: number) => {
     const fixture = await startImds({ instance: { instanceId, availabilityZone } })
     t.after(() => fixture.stop())
     const env = imdsEnv(fixture.endpoint)
-    const toml = '[checks]\ntimeout_ms = 1000\ncache_ms = 0\n[fleet]\ninterval_ms = 300\n' + sections.database(databasePort) + sections.redis()
+    const toml = '[checks]\ntimeout_ms = 1000\ncache_ms = 0\n[fleet]\ninterval_ms = 300\n' + sections.database(databasePort) + sections.redis(shared.port)
     // A metadata client with time to spare on two busy cores, as test/fleet.test.ts makes it.
     const { fastify } = await buildApp(t, toml, env, { imds: createImds({ env, requestTimeoutMs: 5000, lookupTimeoutMs: 10_000 }) })
     return fastify.listen({ host: '127.0.0.1', port: 0 })
