@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { readDashboardFiles } from '../routes/dashboard-files.ts'
 import { report } from './report.ts'
 import { hostBun, runtimeOf, targets } from './runtime.ts'
 
@@ -23,6 +24,7 @@ function gitCommit (): string {
 const compiler = hostBun()
 const bunVersion = execFileSync(compiler, ['--version'], { encoding: 'utf8' }).trim()
 const commit = gitCommit()
+const dashboard = readDashboardFiles()
 mkdirSync(dist, { recursive: true })
 for (const target of targets) {
   const output = join(dist, target.file)
@@ -35,6 +37,8 @@ for (const target of targets) {
     '--target', `bun-linux-${target.arch}`,
     '--compile-executable-path', runtimeOf(target),
     '--define', `SUAI_COMMIT=${JSON.stringify(commit)}`,
+    // The dashboard's HTML, CSS and script, which the executable has no folder to read from.
+    '--define', `SUAI_DASHBOARD=${JSON.stringify(dashboard)}`,
     // The executable reads config.toml and nothing else from its folder: a stray .env or
     // bunfig.toml there must not change how it runs.
     '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig'

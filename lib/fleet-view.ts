@@ -79,7 +79,9 @@ export function fleetView ({ self, snapshot, intervalMs, now }: ViewOptions) {
     self: self.id,
     intervalMs,
     verdict: {
-      summary: summary(reporting.length, failingEverywhere, failingInZones, failingOnInstances, stoppedReporting),
+      summary: backendNames.length === 0
+        ? ['no check has finished yet on any reporting instance']
+        : summary(reporting.length, failingEverywhere, failingInZones, failingOnInstances, stoppedReporting),
       failingEverywhere,
       failingInZones,
       failingOnInstances,

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { Backend, BackendDefinition, BackendList } from '../lib/backend.ts'
-import type { CheckResult } from '../lib/check.ts'
+import type { CheckResult, Stage, Status } from '../lib/check.ts'
 import type { ConfigProblem } from '../lib/config.ts'
 import database from './database.ts'
 import dynamodb from './dynamodb.ts'
@@ -13,13 +13,25 @@ import s3 from './s3.ts'
 // plugins/ and one entry here.
 export const backends = [database, redis, s3, dynamodb] as const
 
+// What the server remembers of a backend's recent checks, for GET /checks?history=1 and the
+// dashboard: the last HISTORY_LENGTH, oldest first, in memory. Never the message or the hint:
+// they can hold a host name or a secret.
+export const HISTORY_LENGTH = 20
+export interface HistoryEntry {
+  time: string
+  status: Status
+  stage: Stage
+  durationMs: number
+}
+
 // A backend as the routes see it: configured (its section validated), invalid (its section has
-// problems, which its check reports) or not configured (no section); and its latest result,
-// for /metrics, which reports what the checks found without running them.
+// problems, which its check reports) or not configured (no section); its latest result, for
+// /metrics, which reports what the checks found without running them, and its history.
 export interface RegisteredBackend extends Backend {
   definition: BackendDefinition
   state: 'configured' | 'invalid' | 'not_configured'
   last?: CheckResult
+  history: HistoryEntry[]
 }
 
 export interface BackendsOptions {
@@ -34,8 +46,8 @@ function createRegistry (fastify: FastifyInstance, list: BackendList) {
     // Problems of its own section, or of a file that could not be read at all.
     const own = problems.filter(problem => problem.section === name || problem.section === undefined)
     const section = values[name]
-    if (own.length > 0) return { definition, state: 'invalid', ...answering(invalid(name, own)) }
-    if (section === undefined) return { definition, state: 'not_configured', ...answering(notConfigured(definition)) }
+    if (own.length > 0) return { definition, state: 'invalid', history: [], ...answering(invalid(name, own)) }
+    if (section === undefined) return { definition, state: 'not_configured', history: [], ...answering(notConfigured(definition)) }
     const backend = definition.create(section, {
       log: fastify.log.child({ backend: name }),
       timeoutMs: values.checks.timeout_ms,
@@ -49,7 +61,15 @@ function createRegistry (fastify: FastifyInstance, list: BackendList) {
     const entry: RegisteredBackend = {
       definition,
       state: 'configured',
-      check: async () => { entry.last = await backend.check(); return entry.last },
+      history: [],
+      // Whoever asked (an endpoint, the dashboard, the fleet heartbeat), a new result is
+      // remembered once: a cached one, or one shared by concurrent callers, is the same object.
+      check: async () => {
+        const result = await backend.check()
+        if (result !== entry.last) remember(entry.history, result)
+        entry.last = result
+        return result
+      },
       close: backend.close,
       records: backend.records
     }
@@ -68,6 +88,11 @@ declare module 'fastify' {
   interface FastifyInstance {
     backends: ReturnType<typeof createRegistry>
   }
+}
+
+function remember (history: HistoryEntry[], { status, stage, durationMs }: CheckResult) {
+  history.push({ time: new Date().toISOString(), status, stage, durationMs })
+  if (history.length > HISTORY_LENGTH) history.shift()
 }
 
 function answering (result: CheckResult): Backend {

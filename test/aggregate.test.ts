@@ -98,3 +98,66 @@ test('output.log gets a line when a check changes status, not on every repeat', 
   assert.equal(JSON.parse(failures[0]).level, 40)
   assert.equal(JSON.parse(failures[0]).stage, 'connect')
 })
+
+test('GET /checks?history=1 gives the last 20 results per backend, from every caller, without messages', async t => {
+  const token = 'history-Admin-token-1'
+  const { fastify } = await buildApp(t, `[server]\nadmin_token = '${token}'\n[checks]\ncache_ms = 0\n` + database(closed.port) + redisSection())
+  const admin = { authorization: `Bearer ${token}` }
+  const history = async (headers = admin) => (await fastify.inject({ url: '/checks?history=1', headers })).json().checks
+
+  // Every way a check runs is remembered: its endpoint, /checks, and the registry the fleet
+  // heartbeat calls.
+  await fastify.inject('/database')
+  await fastify.inject('/checks')
+  await fastify.backends.get('database')?.check()
+  const first = await history()
+  // The request for the history itself ran a fourth check.
+  const entries = first['database:responseTime'][0].history
+  assert.equal(entries.length, 4)
+  for (const entry of entries) {
+    assert.deepEqual(Object.keys(entry).sort(), ['durationMs', 'stage', 'status', 'time'])
+    assert.equal(entry.status, 'fail')
+    assert.equal(entry.stage, 'connect')
+    assert.equal(typeof entry.durationMs, 'number')
+    assert.ok(!Number.isNaN(Date.parse(entry.time)))
+  }
+  assert.deepEqual(entries.map((entry: { time: string }) => entry.time), entries.map((entry: { time: string }) => entry.time).sort(), 'oldest first')
+  assert.equal(first['redis:responseTime'][0].history.at(-1).status, 'pass')
+
+  // Bounded: the oldest are dropped.
+  for (let i = 0; i < 25; i++) await fastify.inject('/database')
+  assert.equal((await history())['database:responseTime'][0].history.length, 20)
+
+  // Anonymous callers get times, statuses and durations, not the stage.
+  const anonymous = (await history({} as typeof admin))['database:responseTime'][0].history
+  assert.equal(anonymous.length, 20)
+  assert.deepEqual(Object.keys(anonymous[0]).sort(), ['durationMs', 'status', 'time'])
+  // Without ?history the answer is the short one it always was.
+  assert.equal((await fastify.inject('/checks')).json().checks['database:responseTime'][0].history, undefined)
+})
+
+test('a cached result is remembered once, however many callers share it', async t => {
+  const { fastify } = await buildApp(t, '[checks]\ncache_ms = 60000\n' + redisSection())
+  await Promise.all(Array.from({ length: 10 }, () => fastify.inject('/redis')))
+  await fastify.inject('/redis')
+  const entry = (await fastify.inject('/checks?history=1')).json().checks['redis:responseTime'][0]
+  assert.equal(entry.history.length, 1)
+  assert.equal(entry.history[0].status, 'pass')
+})
+
+test('GET /checks?backend= answers for that backend alone; bad values are 400s naming the choices', async t => {
+  const { fastify } = await buildApp(t, database(closed.port) + redisSection())
+  const redisOnly = await fastify.inject('/checks?backend=redis')
+  assert.equal(redisOnly.statusCode, 200, 'a failing database does not fail the answer for redis')
+  assert.deepEqual(Object.keys(redisOnly.json().checks), ['redis:responseTime'])
+  assert.equal((await fastify.inject('/checks?backend=database')).statusCode, 503)
+  // A backend of the list without a section: no check to answer with.
+  assert.deepEqual((await fastify.inject('/checks?backend=s3')).json().checks, {})
+
+  const badBackend = await fastify.inject('/checks?backend=mysql')
+  assert.equal(badBackend.statusCode, 400)
+  assert.match(badBackend.json().message, /backend.*database, redis, s3, dynamodb/)
+  const badHistory = await fastify.inject('/checks?history=yes')
+  assert.equal(badHistory.statusCode, 400)
+  assert.match(badHistory.json().message, /history.*0, 1/)
+})

@@ -43,7 +43,8 @@ test('a sixth backend answers on its endpoint, /checks, /ready, /metrics, the da
 
   assert.equal((await fastify.inject('/ready')).body, 'ready')
   assert.match((await fastify.inject('/metrics')).body, /^suaicloudapp_check_up\{backend="queue"\} 1$/m)
-  assert.match((await fastify.inject('/')).body, /\["queue","Queue","SQS stand-in"\]/)
+  // The dashboard makes its cards from the list /instance gives.
+  assert.deepEqual((await fastify.inject('/instance')).json().backends.at(-1), { name: 'queue', title: 'Queue', kind: 'SQS stand-in', state: 'configured' })
 
   const cwd = await workDir("[queue]\nurl = 'memory://q'\n")
   const { rows } = await checkAll({ cwd, env: { AWS_EC2_METADATA_DISABLED: 'true' }, programDir: cwd }, withQueue)

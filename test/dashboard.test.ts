@@ -3,24 +3,33 @@ import assert from 'node:assert/strict'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
-import { buildApp, root } from './helper.ts'
+import { buildApp, freePort, root, startCli, workDir } from './helper.ts'
 import { launchChromium } from './harness/chromium.ts'
-import { closedPort, startDynamo, startRedis, startS3, type DynamoHandle, type PortHandle, type RedisHandle, type S3Handle } from './harness/index.ts'
+import {
+  closedPort, startDynamo, startMariadb, startRedis, startS3, startSilentServer,
+  type DynamoHandle, type MariadbHandle, type PortHandle, type RedisHandle, type S3Handle
+} from './harness/index.ts'
 import { identity, imdsEnv, startImds, type ImdsFixture } from './imds-fixture.ts'
+import { createImds } from '../lib/imds.ts'
+import { dashboardFileNames, readDashboardFiles } from '../routes/dashboard-files.ts'
 
 // The dashboard as a student sees it: the app with real backends on loopback, the page in
-// Debian's Chromium, every card read back from the rendered page.
+// Debian's Chromium, every card read back from the rendered page. Each state is asserted from
+// the DOM, then photographed into test/artifacts/.
 
 // Only a test that points it at the fixture (imdsEnv) lets the app ask a metadata service.
 process.env.AWS_EC2_METADATA_DISABLED = 'true'
 
-const screenshot = join(root, 'test', 'artifacts', 'dashboard.png')
+const artifacts = join(root, 'test', 'artifacts')
 // Text a backend sends back must stay text on the page.
 const MARKUP = '<img src=x onerror="document.title=1">'
+const TABLE = 'suaicloudtable'
 
 let imds: ImdsFixture
+let mariadb: MariadbHandle
 let redis: RedisHandle
 let closed: PortHandle
+let silent: PortHandle
 let s3: S3Handle
 let dynamo: DynamoHandle
 let browser: BrowserContext
@@ -28,106 +37,203 @@ let browser: BrowserContext
 before(async () => {
   // The browser first: when it cannot start, no server is left running for after() to miss.
   browser = await launchChromium()
-  ;[imds, redis, closed, s3, dynamo] = await Promise.all([startImds(), startRedis(), closedPort(), startS3(), startDynamo()])
-  await s3.createBucket('empty')
+  ;[imds, mariadb, redis, closed, silent, s3, dynamo] = await Promise.all([startImds(), startMariadb(), startRedis(), closedPort(), startSilentServer(), startS3(), startDynamo()])
+  await Promise.all([
+    s3.createBucket('empty'),
+    s3.createBucket('deployed', { suaicloudapp: 'the executable goes here', 'config.toml': '[server]\n' }),
+    dynamo.createTable(TABLE, { hash: ['id', 'S'] })
+  ])
+  await mkdir(artifacts, { recursive: true })
 })
 
 after(async () => {
   await browser?.close()
-  await Promise.all([imds, redis, closed, s3, dynamo].map(server => server?.stop()))
+  await Promise.all([imds, mariadb, redis, closed, silent, s3, dynamo].map(server => server?.stop()))
 })
 
 // A tab that collects script errors, Content-Security-Policy violations and every URL it
 // asks for, to prove it asks nothing but the app under test.
-async function open (t: TestContext, url: string): Promise<{ page: Page, errors: string[], requested: string[] }> {
+async function open (t: TestContext, url: string, viewport?: { width: number, height: number }): Promise<{ page: Page, errors: string[], requested: string[] }> {
   const page = await browser.newPage()
   t.after(() => page.close())
+  if (viewport) await page.setViewportSize(viewport)
   const errors: string[] = []
   const requested: string[] = []
   page.on('request', request => { requested.push(request.url()) })
-  // /checks answers 503 while a check fails, which Chromium reports too; that one is expected.
-  page.on('console', message => { if (message.type() === 'error' && !/status of 503/.test(message.text())) errors.push(message.text()) })
+  // /checks answers 503 while a check fails, and /fleet 401 without the admin token, which
+  // Chromium reports too; those are expected.
+  page.on('console', message => { if (message.type() === 'error' && !/status of (503|401)/.test(message.text())) errors.push(message.text()) })
   page.on('pageerror', err => { errors.push(err.message) })
   await page.goto(url)
   return { page, errors, requested }
 }
 
-const database = () => `[database]
-host = '${closed.host}'
-port = ${closed.port}
-user = 'suai'
-password = 'secret-Password-1'
-dbname = 'seed'
-`
-
-test('GET / shows every backend, the instance and the demo switches, and keeps a history', async t => {
-  // The page shows the identity of the fixture's instance; the AWS checks take its region.
-  const env = { ...imdsEnv(imds.endpoint), AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey }
-  const { fastify } = await buildApp(t, `[checks]
-timeout_ms = 3000
-${database()}[redis]
-host = '${redis.host}'
-port = ${redis.port}
-[s3]
-bucket = 'empty'
-endpoint = '${s3.endpoint}'
-[dynamodb]
-table = '${MARKUP}'
-partition_key = 'id'
-endpoint = '${dynamo.endpoint}'
-[demo]
-enabled = true
-`, env)
-  const url = await fastify.listen({ host: '127.0.0.1', port: 0 })
-
-  const res = await fastify.inject('/')
-  assert.match(res.headers['content-type'] as string, /^text\/html/)
-  assert.match(res.headers['content-security-policy'] as string, /default-src 'none'.*script-src 'sha256-/)
-
-  const { page, errors, requested } = await open(t, url)
-  const card = (name: string) => page.locator(`#${name}`)
-  const pill = (name: string) => card(name).locator('.pill')
-  await pill('redis').filter({ hasText: 'pass' }).waitFor({ timeout: 5000 })
-
-  assert.equal(await card('redis').locator('.message').textContent(), 'OK')
-  assert.match(await card('redis').locator('.latency').textContent() ?? '', /^\d+ ms$/)
-
-  assert.equal(await pill('database').textContent(), 'fail')
-  assert.match(await card('database').locator('.message').textContent() ?? '', /^FAIL \(connect\): .*refused/)
-  assert.equal(await card('database').locator('.hint').textContent(), `hint: nothing listens on ${closed.host}:${closed.port}: check [database] port and that the service is running`)
-
-  assert.equal(await pill('s3').textContent(), 'warn')
-  assert.match(await card('s3').locator('.message').textContent() ?? '', /no suaicloudapp or config\.toml/)
-  assert.match(await card('s3').locator('.details').textContent() ?? '', new RegExp(`region: ${identity.region}`))
-
-  assert.equal(await pill('dynamodb').textContent(), 'fail')
-  assert.ok((await card('dynamodb').textContent())?.includes(MARKUP), 'the table name is shown as text')
-  assert.equal(await page.locator('img').count(), 0, 'and never becomes an element')
-
-  assert.equal(await page.locator('#instanceId').textContent(), identity.instanceId)
-  assert.equal(await page.locator('#availabilityZone').textContent(), identity.availabilityZone)
-  assert.equal(await page.locator('#privateIp').textContent(), identity.privateIp)
-  assert.equal(await page.locator('#demo-health').textContent(), 'normal')
-  assert.equal(await page.locator('#demo-cpu').textContent(), 'idle')
-  assert.equal(await page.locator('#overall').textContent(), 'overall: fail')
-
-  // The next refresh adds a mark per card and shows the switch just thrown.
-  await fastify.inject({ method: 'POST', url: '/demo/health/fail' })
-  await card('redis').locator('.history span:nth-child(2)').waitFor({ timeout: 8000 })
-  assert.deepEqual(await card('database').locator('.history span').evaluateAll(marks => marks.map(mark => (mark as unknown as { dataset: { status: string } }).dataset.status)), ['fail', 'fail'])
-  await page.locator('#demo-health', { hasText: 'failing on purpose' }).waitFor({ timeout: 1000 })
-
-  await mkdir(join(root, 'test', 'artifacts'), { recursive: true })
-  await page.screenshot({ path: screenshot, fullPage: true })
-
-  assert.equal(await page.title(), 'suaicloudapp')
+// What every state shares: no script error, no CSP violation, no request beyond the app.
+function assertSelfContained ({ errors, requested }: { errors: string[], requested: string[] }, url: string) {
   assert.deepEqual(errors, [], 'no script error and no Content-Security-Policy violation')
   assert.deepEqual(requested.filter(request => !request.startsWith(url)), [], 'the page asked nothing but this server')
+}
+
+const card = (page: Page, name: string) => page.locator(`#${name}`)
+const pill = (page: Page, name: string) => card(page, name).locator('.pill')
+const status = (page: Page, name: string) => card(page, name).getAttribute('data-status')
+const photograph = (page: Page, name: string) => page.screenshot({ path: join(artifacts, `dashboard-${name}.png`), fullPage: true })
+
+const sections = {
+  database: (port = mariadb.port) => `[database]\nhost = '${mariadb.host}'\nport = ${port}\nuser = '${mariadb.user}'\npassword = '${mariadb.password}'\ndbname = '${mariadb.database}'\n`,
+  redis: (port = redis.port) => `[redis]\nhost = '${redis.host}'\nport = ${port}\n`,
+  s3: (bucket: string) => `[s3]\nbucket = '${bucket}'\nendpoint = '${s3.endpoint}'\n`,
+  dynamodb: (table: string) => `[dynamodb]\ntable = '${table}'\npartition_key = 'id'\nendpoint = '${dynamo.endpoint}'\n`
+}
+// The tests share one Redis: with the heartbeat on, each page would show the instances of the
+// tests before it. Only the fleet's own test (with a Redis of its own) and the one without a
+// shared store keep it on.
+const NO_FLEET = '[fleet]\nenabled = false\n'
+// The page shows the identity of the fixture's instance; the AWS checks take its region.
+const awsEnv = () => ({ ...imdsEnv(imds.endpoint), AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey })
+
+test('GET / serves the files of routes/dashboard/ under a Content-Security-Policy that allows only this server', async t => {
+  const { fastify } = await buildApp(t, sections.redis())
+  const files = readDashboardFiles()
+  for (const [url, name, type] of [['/', 'index.html', /^text\/html/], ['/dashboard.css', 'dashboard.css', /^text\/css/], ['/dashboard.js', 'dashboard.js', /^text\/javascript/]] as const) {
+    const res = await fastify.inject(url)
+    assert.equal(res.statusCode, 200, url)
+    assert.match(res.headers['content-type'] as string, type)
+    assert.equal(res.body, files[name], url)
+    assert.match(res.headers['content-security-policy'] as string, /default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'/)
+  }
+  assert.deepEqual(dashboardFileNames, ['index.html', 'dashboard.css', 'dashboard.js'])
+})
+
+test('all pass: four green cards, the files S3 found, the instance, and the history the server kept', async t => {
+  const { fastify } = await buildApp(t, NO_FLEET + '[checks]\ncache_ms = 0\n' + sections.database() + sections.redis() + sections.s3('deployed') + sections.dynamodb(TABLE), awsEnv())
+  // Results from before the page opened: it shows them from its first load.
+  await fastify.inject('/checks')
+  await fastify.inject('/checks')
+  const url = await fastify.listen({ host: '127.0.0.1', port: 0 })
+  const tab = await open(t, url)
+  const { page } = tab
+  for (const name of ['database', 'redis', 's3', 'dynamodb']) {
+    await pill(page, name).filter({ hasText: 'pass' }).waitFor({ timeout: 15000 })
+    assert.equal(await card(page, name).locator('.message').textContent(), 'OK', name)
+    assert.match(await card(page, name).locator('.latency').textContent() ?? '', /^\d+ ms$/)
+    assert.equal(await card(page, name).locator('.hint').isVisible(), false, 'no empty hint box')
+  }
+  assert.equal(await page.locator('#overall').textContent(), 'overall: pass')
+  // What S3 found at the bucket's root.
+  const s3Details = await card(page, 's3').locator('.details').textContent() ?? ''
+  assert.match(s3Details, /deployed files/)
+  assert.match(s3Details, /✓ suaicloudapp/)
+  assert.match(s3Details, /✓ config\.toml/)
+  assert.match(s3Details, new RegExp(`region${identity.region}`))
+
+  // The server's history, labelled and readable without hovering: the two checks run before
+  // the page opened, and the page's own.
+  const history = card(page, 'redis').locator('.history')
+  const kept = Number(/^last (\d+) results, oldest first/.exec(await history.locator('h3').textContent() ?? '')?.[1])
+  assert.ok(kept >= 3, `${kept} results shown`)
+  assert.equal(await history.locator('.marks span').count(), kept)
+  const rows = await history.locator('tr').evaluateAll(trs => trs.map(tr => [...tr.children].map(td => td.textContent)))
+  assert.equal(rows.length, Math.min(kept, 5))
+  for (const [time, result, took] of rows) {
+    assert.match(time ?? '', /\d{1,2}:\d{2}:\d{2}/)
+    assert.equal(result, 'pass')
+    assert.match(took ?? '', /^\d+ ms$/)
+  }
+
+  // The header without stray separators; the footer says what each endpoint answers.
+  assert.match(await page.locator('#about').textContent() ?? '', /^v\d+\.\d+\.\d+ · up \d+ s$/)
+  const footer = await page.locator('footer').textContent() ?? ''
+  for (const fact of ['/health: text', '/logs: text', '/ready: text', '/metrics: text', '/checks: JSON', '/instance: JSON']) assert.ok(footer.includes(fact), fact)
+  assert.equal(await page.locator('#instanceId').textContent(), identity.instanceId)
+  await photograph(page, 'all-pass')
+  assertSelfContained(tab, url)
+})
+
+test('two failing: each says the stage and the hint, a message stays text, and the history grows', async t => {
+  const { fastify } = await buildApp(t, NO_FLEET + '[checks]\ncache_ms = 0\n' + sections.database(closed.port) + sections.redis() + sections.s3('empty') + sections.dynamodb(MARKUP) + '[demo]\nenabled = true\n', awsEnv())
+  const url = await fastify.listen({ host: '127.0.0.1', port: 0 })
+  const tab = await open(t, url)
+  const { page } = tab
+  await pill(page, 'database').filter({ hasText: 'fail' }).waitFor({ timeout: 8000 })
+  await pill(page, 'dynamodb').filter({ hasText: 'fail' }).waitFor({ timeout: 8000 })
+  await pill(page, 's3').filter({ hasText: 'warn' }).waitFor({ timeout: 8000 })
+  await pill(page, 'redis').filter({ hasText: 'pass' }).waitFor({ timeout: 8000 })
+
+  assert.match(await card(page, 'database').locator('.message').textContent() ?? '', /^FAIL \(connect\): .*refused/)
+  assert.equal(await card(page, 'database').locator('.hint').textContent(), `hint: nothing listens on ${closed.host}:${closed.port}: check [database] port and that the service is running`)
+  assert.match(await card(page, 's3').locator('.message').textContent() ?? '', /no suaicloudapp or config\.toml/)
+  assert.match(await card(page, 's3').locator('.details').textContent() ?? '', /✗ suaicloudapp \(missing\).*✗ config\.toml \(missing\)/)
+  assert.ok((await card(page, 'dynamodb').textContent())?.includes(MARKUP), 'the table name is shown as text')
+  assert.equal(await page.locator('img').count(), 0, 'and never becomes an element')
+  assert.equal(await page.locator('#overall').textContent(), 'overall: fail')
+  assert.equal(await page.locator('#demo-health').textContent(), 'normal')
+
+  // The next refresh adds to the server's history and shows the switch just thrown.
+  await fastify.inject({ method: 'POST', url: '/demo/health/fail' })
+  await card(page, 'database').locator('.marks span:nth-child(2)').waitFor({ timeout: 8000 })
+  assert.deepEqual(await card(page, 'database').locator('.marks span').evaluateAll(marks => marks.map(mark => mark.getAttribute('data-status'))).then(marks => [...new Set(marks)]), ['fail'])
+  assert.match(await card(page, 'database').locator('tr td:nth-child(2)').first().textContent() ?? '', /^fail \(connect\)$/)
+  await page.locator('#demo-health', { hasText: 'failing on purpose' }).waitFor({ timeout: 6000 })
+  await photograph(page, 'two-failing')
+  assertSelfContained(tab, url)
+})
+
+test('one slow: the other cards answer while its card still says "checking…"', async t => {
+  // A long timeout, so the others surely answer while Redis still hangs, even on a busy machine.
+  const { fastify } = await buildApp(t, NO_FLEET + '[checks]\ntimeout_ms = 8000\n' + sections.database() + sections.redis(silent.port) + sections.s3('deployed'), awsEnv())
+  const url = await fastify.listen({ host: '127.0.0.1', port: 0 })
+  const tab = await open(t, url)
+  const { page } = tab
+  await pill(page, 'database').filter({ hasText: 'pass' }).waitFor({ timeout: 6000 })
+  await pill(page, 's3').filter({ hasText: 'pass' }).waitFor({ timeout: 6000 })
+  // Mid-load: Redis has not answered (its server accepts and stays silent).
+  assert.equal(await status(page, 'redis'), 'checking')
+  assert.equal(await pill(page, 'redis').textContent(), 'checking…')
+  assert.equal(await page.locator('#overall').textContent(), 'checking…')
+  assert.equal(await pill(page, 'dynamodb').textContent(), 'not configured')
+  await photograph(page, 'one-slow')
+
+  // Then its timeout turns into a failure that says where it hung.
+  await pill(page, 'redis').filter({ hasText: 'fail' }).waitFor({ timeout: 12000 })
+  assert.match(await card(page, 'redis').locator('.message').textContent() ?? '', /no answer from redis .* within 8000 ms/)
+  assert.equal(await page.locator('#overall').textContent(), 'overall: fail')
+  assertSelfContained(tab, url)
+})
+
+test('a broken config: the problems on top, the section with them failing at stage config', async t => {
+  const { fastify } = await buildApp(t, NO_FLEET + sections.database().replace('port =', 'prot =') + sections.redis())
+  const url = await fastify.listen({ host: '127.0.0.1', port: 0 })
+  const tab = await open(t, url)
+  const { page } = tab
+  await pill(page, 'database').filter({ hasText: 'fail' }).waitFor({ timeout: 5000 })
+  await pill(page, 'redis').filter({ hasText: 'pass' }).waitFor({ timeout: 5000 })
+  assert.match(await page.locator('#problems').textContent() ?? '', /config\.toml has problems.*\n.*prot/)
+  assert.ok(await page.locator('#problems').isVisible())
+  assert.match(await card(page, 'database').locator('.message').textContent() ?? '', /^FAIL \(config\): \[database\] has a problem in config\.toml/)
+  assert.equal(await page.locator('#overall').textContent(), 'config invalid')
+  await photograph(page, 'broken-config')
+  assertSelfContained(tab, url)
+})
+
+test('on a phone (390 px wide) every card fits the width, one under another', async t => {
+  const { fastify } = await buildApp(t, NO_FLEET + '[checks]\ncache_ms = 0\n' + sections.database(closed.port) + sections.redis() + sections.s3('deployed') + sections.dynamodb(TABLE), awsEnv())
+  const url = await fastify.listen({ host: '127.0.0.1', port: 0 })
+  const tab = await open(t, url, { width: 390, height: 844 })
+  const { page } = tab
+  for (const name of ['database', 'redis', 's3', 'dynamodb']) await pill(page, name).filter({ hasNotText: 'checking' }).waitFor({ timeout: 8000 })
+  assert.equal(await page.locator('html').evaluate(html => (html as unknown as { scrollWidth: number }).scrollWidth), 390, 'no sideways scrolling')
+  const boxes = await page.locator('.card').evaluateAll(cards => cards.map(card => card.getBoundingClientRect()).map(({ left, right, top }) => ({ left, right, top })))
+  assert.equal(boxes.length, 4)
+  for (const box of boxes) assert.ok(box.left >= 0 && box.right <= 390, JSON.stringify(box))
+  assert.ok(boxes.every((box, i) => i === 0 || box.top > boxes[i - 1].top), 'one column')
+  await photograph(page, 'phone')
+  assertSelfContained(tab, url)
 })
 
 test('with [server] admin_token the page shows only pass or fail, and all of it with #token=', async t => {
   const token = 'dashboard-Admin-token-1'
-  const { fastify } = await buildApp(t, `[server]\nadmin_token = '${token}'\n${database()}`)
+  const { fastify } = await buildApp(t, `[server]\nadmin_token = '${token}'\n${sections.database(closed.port)}`)
   const url = await fastify.listen({ host: '127.0.0.1', port: 0 })
 
   const anonymous = await open(t, url)
@@ -136,9 +242,72 @@ test('with [server] admin_token the page shows only pass or fail, and all of it 
   assert.equal(await message.textContent(), 'FAIL')
   assert.match(await anonymous.page.locator('#database .hint').textContent() ?? '', /need the admin token: open this page as \/#token=/)
 
+  // The fleet is behind the token too.
+  await anonymous.page.locator('#fleet-source', { hasText: 'the fleet needs the admin token' }).waitFor({ timeout: 5000 })
+  assert.equal(await anonymous.page.locator('#fleet .zone').count(), 0)
+
   const admin = await open(t, `${url}/#token=${token}`)
   await admin.page.locator('#database .message', { hasText: 'FAIL (connect)' }).waitFor({ timeout: 5000 })
   assert.match(await admin.page.locator('#database .hint').textContent() ?? '', /^hint: nothing listens on/)
-  assert.deepEqual([...anonymous.errors, ...admin.errors], [])
-  assert.ok([...anonymous.requested, ...admin.requested].every(request => request.startsWith(url)))
+  // No shared store: this instance only, and why.
+  await admin.page.locator('#fleet-source', { hasText: 'this instance only' }).waitFor({ timeout: 5000 })
+  assert.equal(await admin.page.locator('#fleet-source').textContent(), 'this instance only: neither [redis] nor [dynamodb] is configured')
+  assert.equal(await admin.page.locator('#fleet .zone tr').count(), 2, 'a header and this instance')
+  assertSelfContained(anonymous, url)
+  assertSelfContained(admin, url)
+})
+
+test('the program as users run it (the executable when SUAI_TEST_BIN names one) serves the same files, and the page works', async t => {
+  const cwd = await workDir(`[server]\nhost = '127.0.0.1'\nport = ${await freePort()}\n` + NO_FLEET + sections.redis())
+  const { url } = await startCli(t, ['serve'], { cwd })
+  const files = readDashboardFiles()
+  for (const [path, name] of [['/', 'index.html'], ['/dashboard.css', 'dashboard.css'], ['/dashboard.js', 'dashboard.js']] as const) {
+    assert.equal(await (await fetch(url + path)).text(), files[name], path)
+  }
+  const tab = await open(t, url)
+  await pill(tab.page, 'redis').filter({ hasText: 'pass' }).waitFor({ timeout: 10000 })
+  assert.equal(await pill(tab.page, 'database').textContent(), 'not configured')
+  assertSelfContained(tab, url)
+})
+
+test('the fleet: three instances in two AZs through the shared Redis, grouped by AZ, with the verdict naming the AZ that fails', async t => {
+  const shared = await startRedis()
+  t.after(() => shared.stop())
+  const start = async (instanceId: string, availabilityZone: string, databasePort: number) => {
+    const fixture = await startImds({ instance: { instanceId, availabilityZone } })
+    t.after(() => fixture.stop())
+    const env = imdsEnv(fixture.endpoint)
+    const toml = '[checks]\ntimeout_ms = 1000\ncache_ms = 0\n[fleet]\ninterval_ms = 300\n' + sections.database(databasePort) + sections.redis(shared.port)
+    // A metadata client with time to spare on two busy cores, as test/fleet.test.ts makes it.
+    const { fastify } = await buildApp(t, toml, env, { imds: createImds({ env, requestTimeoutMs: 5000, lookupTimeoutMs: 10_000 }) })
+    return fastify.listen({ host: '127.0.0.1', port: 0 })
+  }
+  // The database is reachable from eu-central-1a and not from eu-central-1b: a subnet or
+  // security group of one AZ, the mistake the fleet view is for.
+  const [url] = await Promise.all([
+    start('i-0aaaaaaaaaaaaaaa1', 'eu-central-1a', mariadb.port),
+    start('i-0aaaaaaaaaaaaaaa2', 'eu-central-1a', mariadb.port),
+    start('i-0bbbbbbbbbbbbbbb1', 'eu-central-1b', closed.port)
+  ])
+  const tab = await open(t, url)
+  const { page } = tab
+  const zones = page.locator('#fleet .zone')
+  await page.locator('#fleet-verdict li', { hasText: 'database fails only in eu-central-1b' }).waitFor({ timeout: 15000 })
+  await page.locator('#fleet .zone[data-zone="eu-central-1a"] tr').nth(2).waitFor({ timeout: 10000 })
+  assert.deepEqual(await zones.locator('h3').allTextContents(), ['eu-central-1a: 2 instances', 'eu-central-1b: 1 instance'])
+  assert.match(await page.locator('#fleet-source').textContent() ?? '', /^from the heartbeats in redis, read at /)
+  const rows = async (zone: string) => page.locator(`#fleet .zone[data-zone="${zone}"] tr`).evaluateAll(trs => trs.map(tr => [...tr.children].map(cell => cell.textContent)))
+  assert.deepEqual(await rows('eu-central-1a'), [
+    ['instance', 'database', 'redis'],
+    ['i-0aaaaaaaaaaaaaaa1 (this one)', 'pass', 'pass'],
+    ['i-0aaaaaaaaaaaaaaa2', 'pass', 'pass']
+  ])
+  assert.deepEqual(await rows('eu-central-1b'), [
+    ['instance', 'database', 'redis'],
+    ['i-0bbbbbbbbbbbbbbb1', 'fail (connect)', 'pass']
+  ])
+  assert.match(await page.locator('#fleet-verdict').textContent() ?? '', /look at that AZ's subnet, route table and security groups/)
+  await page.locator('#fleet').scrollIntoViewIfNeeded()
+  await photograph(page, 'fleet')
+  assertSelfContained(tab, url)
 })

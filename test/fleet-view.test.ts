@@ -55,3 +55,8 @@ test('this instance is shown as it is now, and instances off EC2 come last', () 
   assert.equal(zones[1].instances[0].backends.redis.status, 'pass')
   assert.deepEqual(verdict.summary, ['every backend works on all 2 instances'])
 })
+
+test('before any check has finished the verdict says so, not that every backend works', () => {
+  const { verdict } = view({ ...instance('host:8080', null, 'pass'), backends: {} }, [])
+  assert.deepEqual(verdict.summary, ['no check has finished yet on any reporting instance'])
+})

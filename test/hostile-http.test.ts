@@ -28,6 +28,8 @@ const config = () => `${MARKER}\n[server]\nhost = '127.0.0.1'\n[checks]\ncache_m
 // Every endpoint, the status it answers in this setup, and whether it takes ?format.
 const reads = [
   { path: '/', status: 200 },
+  { path: '/dashboard.css', status: 200 },
+  { path: '/dashboard.js', status: 200 },
   { path: '/health', status: 200, format: true },
   { path: '/instance', status: 200 },
   { path: '/logs', status: 200, format: true },
