@@ -3,12 +3,14 @@ import type { BackendList } from './lib/backend.ts'
 import type { LoadedConfig } from './lib/config.ts'
 import { REQUEST_LINE } from './lib/log-destination.ts'
 import access from './plugins/access.ts'
+import audit from './plugins/audit.ts'
 import backends from './plugins/backends.ts'
 import configPlugin from './plugins/config.ts'
 import demo from './plugins/demo.ts'
 import environmentPlugin, { type Environment } from './plugins/environment.ts'
 import fleet from './plugins/fleet.ts'
 import metrics from './plugins/metrics.ts'
+import probes from './plugins/probes.ts'
 import requestLog from './plugins/request-log.ts'
 import routes from './routes/index.ts'
 
@@ -73,6 +75,8 @@ export default async function app (fastify: FastifyInstance, options: AppOptions
   await fastify.register(demo)
   await fastify.register(metrics)
   await fastify.register(fleet)
+  await fastify.register(probes)
+  await fastify.register(audit)
   await fastify.register(routes)
 }
 

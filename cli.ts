@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { likelyMeant } from './lib/config-problems.ts'
+import { audit } from './commands/audit.ts'
 import { check } from './commands/check.ts'
 import { runServer } from './commands/serve.ts'
 import { installService, uninstallService } from './commands/service.ts'
@@ -18,6 +19,10 @@ Commands:
   check [--json]   run every configured backend check once and print the results (as JSON
                    with --json); a backend without its config section is listed as skip;
                    exit 0 when none fails, 1 when one does, 2 when the config is invalid
+  audit [--json]   hold the AWS environment against the course's instructions with read-only
+                   calls (bucket private, table key, load balancer health check and target
+                   health): one row each, pass, warn, fail or unknown (a permission to add),
+                   with the evidence and the fix; exit codes as for check
   service install [--user U] [--dry-run]
                    as root, install and start the systemd service suaicloudapp, which runs
                    serve with this config in the config's folder (as user U, who must be able
@@ -55,6 +60,7 @@ const commands: Record<string, Command> = {
   help: { flags: [], run: () => { process.stdout.write(usage); return 0 } },
   validate: { flags: [], run: (_values, options) => validate(options) },
   check: { flags: ['json'], run: (values, options) => check(options, { json: values.json ?? false }) },
+  audit: { flags: ['json'], run: (values, options) => audit(options, { json: values.json ?? false }) },
   'service install': { flags: ['user', 'dry-run'], run: (values, options) => installService(options, { user: values.user, dryRun: values['dry-run'] ?? false }) },
   'service uninstall': { flags: ['dry-run'], run: values => uninstallService({ dryRun: values['dry-run'] ?? false }) }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
+import type { TableDescription } from '@aws-sdk/client-dynamodb'
 import { Type, type Static } from '@sinclair/typebox'
 import { clientOptions, lazyClient } from '../lib/aws.ts'
 import { awsApiHints, deniedHint, type AwsError } from '../lib/aws-errors.ts'
@@ -50,13 +51,8 @@ function createDynamodb (section: Static<typeof DynamodbSection>, deps: BackendD
     ctx.detail('keySchema', description?.KeySchema?.map(key => `${key.AttributeName} (${key.KeyType})`))
 
     ctx.stage('schema')
-    const keys = description?.KeySchema ?? []
-    const hash = keys.find(key => key.KeyType === 'HASH')
-    const range = keys.find(key => key.KeyType === 'RANGE')
-    const hashType = description?.AttributeDefinitions?.find(attribute => attribute.AttributeName === hash?.AttributeName)?.AttributeType
-    if (range) throw new CheckFailure('schema', `the table has a sort key '${range.AttributeName}'; the seed's table has a partition key only`, 'schema')
-    if (hash?.AttributeName !== partitionKey) throw new CheckFailure('schema', `the table's partition key is '${hash?.AttributeName}', config.toml says '${partitionKey}'`, 'schema')
-    if (hashType !== 'S') throw new CheckFailure('schema', `the partition key '${partitionKey}' is of type ${hashType} (${({ N: 'Number', B: 'Binary' } as Record<string, string>)[hashType ?? ''] ?? 'unknown'}); it must be S (String)`, 'schema')
+    const problem = keySchemaProblem(description, partitionKey)
+    if (problem) throw new CheckFailure('schema', problem, 'schema')
     if (description?.TableStatus !== 'ACTIVE') ctx.warn(`the table is ${description?.TableStatus}, not ACTIVE yet`)
 
     ctx.stage('request')
@@ -70,6 +66,19 @@ function createDynamodb (section: Static<typeof DynamodbSection>, deps: BackendD
   })
 
   return { check, close: aws.close, records: dynamodbRecords(aws.client, table, partitionKey) }
+}
+
+// The seed's rule for the table, also held by the audit: one String partition key named
+// [dynamodb] partition_key, no sort key. Undefined when the table keeps it.
+export function keySchemaProblem (description: TableDescription | undefined, partitionKey: string): string | undefined {
+  const keys = description?.KeySchema ?? []
+  const hash = keys.find(key => key.KeyType === 'HASH')
+  const range = keys.find(key => key.KeyType === 'RANGE')
+  const hashType = description?.AttributeDefinitions?.find(attribute => attribute.AttributeName === hash?.AttributeName)?.AttributeType
+  if (range) return `the table has a sort key '${range.AttributeName}'; the seed's table has a partition key only`
+  if (hash?.AttributeName !== partitionKey) return `the table's partition key is '${hash?.AttributeName}', config.toml says '${partitionKey}'`
+  if (hashType !== 'S') return `the partition key '${partitionKey}' is of type ${hashType} (${({ N: 'Number', B: 'Binary' } as Record<string, string>)[hashType ?? ''] ?? 'unknown'}); it must be S (String)`
+  return undefined
 }
 
 function classify (err: unknown): CheckFailure | undefined {

@@ -19,6 +19,7 @@ async function healthRoutes (fastify: FastifyInstance) {
     logLevel: 'warn',
     childLoggerFactory: () => probeLog
   }, async (request, reply) => {
+    fastify.probes.heard(request.ip, request.headers['user-agent'])
     const badFormat = formatProblem(request)
     if (badFormat) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: badFormat })
     const reason = fastify.draining
@@ -42,4 +43,4 @@ async function healthRoutes (fastify: FastifyInstance) {
   })
 }
 
-export default fp(healthRoutes, { name: 'health-routes', dependencies: ['config', 'demo'], encapsulate: true })
+export default fp(healthRoutes, { name: 'health-routes', dependencies: ['config', 'demo', 'probes'], encapsulate: true })

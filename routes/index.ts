@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import auditRoutes from './audit.ts'
 import checkRoutes from './checks.ts'
 import dashboardRoutes from './dashboard.ts'
 import demoRoutes from './demo.ts'
@@ -17,4 +18,5 @@ export default async function routes (fastify: FastifyInstance) {
   await fastify.register(metricsRoutes)
   await fastify.register(demoRoutes)
   await fastify.register(fleetRoutes)
+  await fastify.register(auditRoutes)
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { createHmac } from 'node:crypto'
 import { crc32 } from 'node:zlib'
 import { DeleteItemCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb'
-import { GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
+import { GetBucketPolicyStatusCommand, GetObjectCommand, GetPublicAccessBlockCommand, HeadBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
 import { OTHER_REGION, PRINCIPAL_ARN, dynamoScenarios, s3Scenarios, startAws, type AwsFixture, type DynamoScenario, type S3Scenario } from './harness/index.ts'
 
 // Every scenario of the AWS fixture read back through the real SDK clients the app uses: what
@@ -163,6 +163,38 @@ test('S3 SignatureDoesNotMatch: the string to sign is the one the SDK signed', a
   const err = await failure(s3.send(new ListObjectsV2Command({ Bucket: 'signature-does-not-match', Prefix: 'a b/', MaxKeys: 5 })))
   assert.equal(signatureOf(String(err.StringToSign)), err.SignatureProvided)
   assert.equal(Buffer.from(String(err.CanonicalRequestBytes).split(' ').map(hex => parseInt(hex, 16))).toString(), err.CanonicalRequest)
+})
+
+test('S3 GetPublicAccessBlock and GetBucketPolicyStatus: a new bucket\'s defaults, a public one, and the 404s of a missing block or policy', async () => {
+  aws.putBucket('private-by-default')
+  const block = await s3.send(new GetPublicAccessBlockCommand({ Bucket: 'private-by-default' }))
+  assert.deepEqual(block.PublicAccessBlockConfiguration, { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true })
+  const noPolicy = await failure(s3.send(new GetBucketPolicyStatusCommand({ Bucket: 'private-by-default' })))
+  assert.equal(noPolicy.name, 'NoSuchBucketPolicy')
+  assert.equal(noPolicy.$metadata.httpStatusCode, 404)
+  assert.equal(noPolicy.message, 'The bucket policy does not exist')
+  assert.equal(noPolicy.BucketName, 'private-by-default')
+
+  const noBlock = await failure(s3.send(new GetPublicAccessBlockCommand({ Bucket: 'public-bucket' })))
+  assert.equal(noBlock.name, 'NoSuchPublicAccessBlockConfiguration')
+  assert.equal(noBlock.$metadata.httpStatusCode, 404)
+  assert.equal(noBlock.message, 'The public access block configuration was not found')
+  assert.equal(noBlock.BucketName, 'public-bucket')
+  const status = await s3.send(new GetBucketPolicyStatusCommand({ Bucket: 'public-bucket' }))
+  assert.equal(status.PolicyStatus?.IsPublic, true)
+
+  const partly = await s3.send(new GetPublicAccessBlockCommand({ Bucket: 'partly-blocked-bucket' }))
+  assert.deepEqual(partly.PublicAccessBlockConfiguration, { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: false, RestrictPublicBuckets: false })
+  assert.equal((await s3.send(new GetBucketPolicyStatusCommand({ Bucket: 'partly-blocked-bucket' }))).PolicyStatus?.IsPublic, false)
+
+  const blockDenied = await failure(s3.send(new GetPublicAccessBlockCommand({ Bucket: 'bucket-settings-denied' })))
+  assert.equal(blockDenied.name, 'AccessDenied')
+  assert.equal(blockDenied.$metadata.httpStatusCode, 403)
+  assert.equal(blockDenied.message, `User: ${principal} is not authorized to perform: s3:GetBucketPublicAccessBlock on resource: "arn:aws:s3:::bucket-settings-denied" because no identity-based policy allows the s3:GetBucketPublicAccessBlock action`)
+  const statusDenied = await failure(s3.send(new GetBucketPolicyStatusCommand({ Bucket: 'bucket-settings-denied' })))
+  assert.match(statusDenied.message, /s3:GetBucketPolicyStatus on resource: "arn:aws:s3:::bucket-settings-denied"/)
+  // The same role may still list that bucket.
+  assert.equal((await s3.send(new ListObjectsV2Command({ Bucket: 'bucket-settings-denied' }))).KeyCount, 0)
 })
 
 test('S3 NoSuchBucket: any bucket that is neither a scenario nor created', async () => {

@@ -3,11 +3,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { PRINCIPAL_ARN, deniedMessage, s3HostId, s3RequestId, type Denial } from './aws-identity.ts'
 import { signedParts } from './aws-sigv4.ts'
 
-// S3 as a path-style REST endpoint answers it: ListObjectsV2, GetObject (whole or a byte range)
-// and HeadBucket, and, for the buckets named in `s3Scenarios`, the error S3 sends in that case.
+// S3 as a path-style REST endpoint answers it: ListObjectsV2, GetObject (whole or a byte range),
+// HeadBucket, and the audit's GetPublicAccessBlock and GetBucketPolicyStatus (a bucket's settings
+// as `s3BucketSettings` names them); for the buckets named in `s3Scenarios`, the error S3 sends
+// in that case.
 // Error shape, status and headers: https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
 
-export type S3Operation = 'ListObjectsV2' | 'GetObject' | 'HeadBucket'
+export type S3Operation = 'ListObjectsV2' | 'GetObject' | 'HeadBucket' | 'GetPublicAccessBlock' | 'GetBucketPolicyStatus'
 
 export interface S3Request {
   operation: S3Operation
@@ -142,6 +144,32 @@ export const s3Scenarios = {
 
 export type S3Scenario = keyof typeof s3Scenarios
 
+// A bucket's public access block (null: none set) and whether its policy is public (null: no
+// policy). Every other bucket has what S3 gives a new bucket since April 2023: all four block
+// settings on and no policy.
+// https://docs.aws.amazon.com/AmazonS3/latest/userguide/create-bucket-overview.html
+export interface S3BucketSettings {
+  publicAccessBlock: Record<'BlockPublicAcls' | 'IgnorePublicAcls' | 'BlockPublicPolicy' | 'RestrictPublicBuckets', boolean> | null
+  policyPublic: boolean | null
+  // The role may use the bucket but not read these settings: both calls answer AccessDenied.
+  settingsDenied?: boolean
+}
+
+const ALL_BLOCKED = { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true }
+
+// By bucket name, as the scenarios; these buckets exist and hold what putBucket gave them.
+export const s3BucketSettings = {
+  // Block public access turned off and a policy granting Principal "*" s3:GetObject.
+  'public-bucket': { publicAccessBlock: null, policyPublic: true },
+  // The block removed (DeletePublicAccessBlock), no policy: private today, one policy from public.
+  'no-public-access-block': { publicAccessBlock: null, policyPublic: null },
+  // Two of the four settings turned off in the console.
+  'partly-blocked-bucket': { publicAccessBlock: { ...ALL_BLOCKED, BlockPublicPolicy: false, RestrictPublicBuckets: false }, policyPublic: false },
+  'bucket-settings-denied': { publicAccessBlock: ALL_BLOCKED, policyPublic: null, settingsDenied: true }
+} satisfies Record<string, S3BucketSettings>
+
+const DEFAULT_SETTINGS: S3BucketSettings = { publicAccessBlock: ALL_BLOCKED, policyPublic: null }
+
 export interface S3Object {
   body: Buffer
   lastModified: Date
@@ -177,16 +205,36 @@ export function answerS3 (req: IncomingMessage, res: ServerResponse, region: str
     send(status, `${XML_DECLARATION}<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message>${elements(fields)}<RequestId>${requestId}</RequestId><HostId>${hostId}</HostId></Error>`, headers)
 
   const request = parse(req)
-  if (!request) return fail(501, 'NotImplemented', 'This fixture answers ListObjectsV2, GetObject and HeadBucket only.')
+  if (!request) return fail(501, 'NotImplemented', 'This fixture answers ListObjectsV2, GetObject, HeadBucket, GetPublicAccessBlock and GetBucketPolicyStatus only.')
   const failure: S3Failure | undefined = (s3Scenarios as Record<string, S3Failure>)[request.bucket]
   if (failure && (!failure.only || failure.only.includes(request.operation))) {
     return fail(failure.status, failure.code, failure.message(request), failure.fields?.(request), failure.headers)
   }
-  const objects = buckets.get(request.bucket) ?? (failure ? new Map() : undefined)
+  const settings: S3BucketSettings | undefined = (s3BucketSettings as Record<string, S3BucketSettings>)[request.bucket]
+  const objects = buckets.get(request.bucket) ?? (failure || settings ? new Map() : undefined)
   // moto/s3/exceptions.py MissingBucket: 404 with the bucket's name.
   if (!objects) return fail(404, 'NoSuchBucket', 'The specified bucket does not exist', { BucketName: request.bucket })
 
   if (request.operation === 'HeadBucket') return send(200, '', { 'x-amz-bucket-region': region })
+  const { publicAccessBlock, policyPublic, settingsDenied } = settings ?? DEFAULT_SETTINGS
+  if (settingsDenied && (request.operation === 'GetPublicAccessBlock' || request.operation === 'GetBucketPolicyStatus')) {
+    return fail(403, 'AccessDenied', deniedMessage(request.action, `"${request.resource}"`, { kind: 'identity', explicit: false }))
+  }
+  // https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetPublicAccessBlock.html (response
+  // syntax); without one, 404 NoSuchPublicAccessBlockConfiguration with the bucket's name
+  // (moto/s3/exceptions.py NoSuchPublicAccessBlockConfiguration).
+  if (request.operation === 'GetPublicAccessBlock') {
+    if (!publicAccessBlock) return fail(404, 'NoSuchPublicAccessBlockConfiguration', 'The public access block configuration was not found', { BucketName: request.bucket })
+    const flags = Object.entries(publicAccessBlock).map(([name, on]) => `<${name}>${on}</${name}>`).join('')
+    return send(200, `${XML_DECLARATION}<PublicAccessBlockConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${flags}</PublicAccessBlockConfiguration>`)
+  }
+  // https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketPolicyStatus.html; a bucket
+  // without a policy answers 404 NoSuchBucketPolicy, "The bucket policy does not exist", with
+  // its name (localstack's recorded GetBucketPolicy; moto/s3/exceptions.py MissingBucketPolicy).
+  if (request.operation === 'GetBucketPolicyStatus') {
+    if (policyPublic === null) return fail(404, 'NoSuchBucketPolicy', 'The bucket policy does not exist', { BucketName: request.bucket })
+    return send(200, `${XML_DECLARATION}<PolicyStatus xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><IsPublic>${policyPublic}</IsPublic></PolicyStatus>`)
+  }
   if (request.operation === 'ListObjectsV2') return send(200, listing(request.bucket, objects, request.query), { 'x-amz-bucket-region': region })
 
   const object = objects.get(request.key)
@@ -224,6 +272,8 @@ function parse (req: IncomingMessage): S3Request | undefined {
   let operation: S3Operation | undefined
   if (req.method === 'GET' && bucket && key) operation = 'GetObject'
   else if (req.method === 'GET' && bucket && url.searchParams.get('list-type') === '2') operation = 'ListObjectsV2'
+  else if (req.method === 'GET' && bucket && url.searchParams.has('publicAccessBlock')) operation = 'GetPublicAccessBlock'
+  else if (req.method === 'GET' && bucket && url.searchParams.has('policyStatus')) operation = 'GetBucketPolicyStatus'
   else if (req.method === 'HEAD' && bucket && !key) operation = 'HeadBucket'
   if (!operation) return undefined
   // "AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-central-1/s3/aws4_request, SignedHeaders=…, Signature=…"
@@ -234,7 +284,7 @@ function parse (req: IncomingMessage): S3Request | undefined {
     operation,
     bucket,
     key,
-    action: operation === 'GetObject' ? 's3:GetObject' : 's3:ListBucket',
+    action: S3_ACTIONS[operation],
     resource: `arn:aws:s3:::${bucket}${operation === 'GetObject' ? `/${key}` : ''}`,
     accessKeyId,
     signingRegion,
@@ -245,6 +295,16 @@ function parse (req: IncomingMessage): S3Request | undefined {
     securityToken: String(req.headers['x-amz-security-token'] ?? ''),
     query: url.searchParams
   }
+}
+
+// The IAM action S3 authorises each operation as.
+// https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html
+const S3_ACTIONS: Record<S3Operation, string> = {
+  GetObject: 's3:GetObject',
+  ListObjectsV2: 's3:ListBucket',
+  HeadBucket: 's3:ListBucket',
+  GetPublicAccessBlock: 's3:GetBucketPublicAccessBlock',
+  GetBucketPolicyStatus: 's3:GetBucketPolicyStatus'
 }
 
 // "41 57 53 34 …": how S3 spells out the bytes it signed.

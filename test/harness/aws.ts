@@ -2,6 +2,7 @@ import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { answerDynamo, type DynamoTables, type KeySchema } from './aws-dynamodb.ts'
+import { answerLoadBalancer, loadBalancerService, type LoadBalancerWorld } from './aws-elb.ts'
 import { answerS3, s3Object, type S3Buckets } from './aws-s3.ts'
 import { LOOPBACK } from './ports.ts'
 
@@ -18,18 +19,23 @@ export interface AwsFixture {
   putBucket: (name: string, objects?: Record<string, string | Buffer>) => void
   /** A healthy on-demand table with this key schema. */
   putTable: (name: string, schema: KeySchema) => void
+  /** What ELBv2 and Auto Scaling describe (target groups, their targets' health, groups), and the actions they refuse. */
+  loadBalancing: LoadBalancerWorld
   stop: () => Promise<void>
 }
 
 export async function startAws ({ region = 'eu-central-1' }: { region?: string } = {}): Promise<AwsFixture> {
   const buckets: S3Buckets = new Map()
   const tables: DynamoTables = new Map()
+  const loadBalancing: LoadBalancerWorld = { targetGroups: [], autoScalingGroups: [], denied: new Set() }
   const server = createServer((req, res) => {
     let body = ''
     req.setEncoding('utf8')
     req.on('data', chunk => { body += chunk })
     req.on('end', () => {
-      if (req.headers['x-amz-target']) answerDynamo(req, res, body, region, tables)
+      const balancing = loadBalancerService(req)
+      if (balancing) answerLoadBalancer(res, body, balancing, loadBalancing)
+      else if (req.headers['x-amz-target']) answerDynamo(req, res, body, region, tables)
       else answerS3(req, res, region, buckets)
     })
   })
@@ -38,6 +44,7 @@ export async function startAws ({ region = 'eu-central-1' }: { region?: string }
   return {
     endpoint: `http://${LOOPBACK}:${(server.address() as AddressInfo).port}`,
     region,
+    loadBalancing,
     putBucket (name, objects = {}) {
       buckets.set(name, new Map(Object.entries(objects).map(([key, body]) => [key, s3Object(body)])))
     },

@@ -1,0 +1,279 @@
+import { after, before, test, type TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import { request } from 'node:http'
+import type { AuditReport, AuditRow } from '../lib/audit.ts'
+import { probeRow } from '../lib/audit.ts'
+import { buildApp, cleanEnv, configToml, runCli, workDir } from './helper.ts'
+import { LOOPBACK, startAws, type AwsFixture } from './harness/index.ts'
+import type { FixtureTargetGroup } from './harness/aws-elb.ts'
+import { identity, imdsEnv, startImds, type ImdsFixture } from './imds-fixture.ts'
+
+// The audit end to end: the app's real SDK clients read S3, DynamoDB, ELBv2 and Auto Scaling
+// from the loopback fixture (test/harness/aws.ts), this instance from the IMDS fixture, and
+// every scenario shows the row, the evidence and the fix a student needs.
+
+const REGION = 'eu-central-1'
+const PORT = 8080
+const keys = { AWS_ACCESS_KEY_ID: 'AKIAFIXTURE000000001', AWS_SECRET_ACCESS_KEY: 'fixture-secret' }
+const TG_ARN = `arn:aws:elasticloadbalancing:${REGION}:123456789012:targetgroup/suai-targets/73e2d6bc24d8a067`
+const LB_ARN = `arn:aws:elasticloadbalancing:${REGION}:123456789012:loadbalancer/app/suai-alb/50dc6c495c0c9188`
+
+let aws: AwsFixture
+let imds: ImdsFixture
+
+before(async () => {
+  ;[aws, imds] = await Promise.all([startAws({ region: REGION }), startImds({})])
+  aws.putBucket('suai-bucket', { 'config.toml': '[server]\n' })
+  aws.putTable('suai-table', { hash: ['id', 'S'] })
+  aws.putTable('sorted-table', { hash: ['id', 'S'], range: ['at', 'N'] })
+})
+
+after(async () => { await Promise.all([aws, imds].map(server => server?.stop())) })
+
+// A target group as the course builds it, checking /health on the traffic port, with this
+// instance registered on 8080 in the given state.
+function targetGroup (name: string, health: FixtureTargetGroup['targets'][number]['TargetHealth'], group: Partial<FixtureTargetGroup> = {}): FixtureTargetGroup {
+  return {
+    TargetGroupArn: TG_ARN.replace('suai-targets', name),
+    TargetGroupName: name,
+    Protocol: 'HTTP',
+    Port: PORT,
+    VpcId: 'vpc-0fixture',
+    HealthCheckProtocol: 'HTTP',
+    HealthCheckPort: 'traffic-port',
+    HealthCheckEnabled: true,
+    HealthCheckPath: '/health',
+    Matcher: { HttpCode: '200' },
+    LoadBalancerArns: [LB_ARN],
+    TargetType: 'instance',
+    targets: [
+      { Target: { Id: identity.instanceId, Port: PORT }, HealthCheckPort: String(PORT), TargetHealth: health },
+      { Target: { Id: 'i-0another0000000001', Port: PORT }, HealthCheckPort: String(PORT), TargetHealth: { State: 'healthy' } }
+    ],
+    ...group
+  }
+}
+
+interface Lab {
+  bucket?: string
+  table?: string
+  targetGroups?: FixtureTargetGroup[]
+  zones?: string[]
+  denied?: string[]
+  token?: string
+}
+
+// A fixture of the test's own for ELBv2 and Auto Scaling (their world is per server), the shared
+// one for S3 and DynamoDB, whose scenarios are by name.
+async function auditApp (t: TestContext, { bucket = 'suai-bucket', table = 'suai-table', targetGroups = [targetGroup('suai-targets', { State: 'healthy' })], zones = ['eu-central-1a', 'eu-central-1b'], denied = [], token }: Lab = {}) {
+  const own = await startAws({ region: REGION })
+  t.after(() => own.stop())
+  own.loadBalancing.targetGroups.push(...targetGroups)
+  own.loadBalancing.autoScalingGroups.push({
+    AutoScalingGroupName: 'suai-asg',
+    AvailabilityZones: zones,
+    TargetGroupARNs: targetGroups.map(group => group.TargetGroupArn ?? ''),
+    Instances: [{ InstanceId: identity.instanceId, AvailabilityZone: identity.availabilityZone }, { InstanceId: 'i-0another0000000001', AvailabilityZone: zones[0] }]
+  })
+  for (const action of denied) own.loadBalancing.denied.add(action)
+  const toml = configToml({
+    server: { host: LOOPBACK, port: PORT, ...(token ? { admin_token: token } : {}) },
+    aws: { region: REGION },
+    s3: { bucket, endpoint: aws.endpoint },
+    dynamodb: { table, partition_key: 'id', endpoint: aws.endpoint }
+  })
+  const env = { ...keys, ...imdsEnv(imds.endpoint), AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: own.endpoint, AWS_ENDPOINT_URL_AUTO_SCALING: own.endpoint }
+  return { ...(await buildApp(t, toml, env)), own, env, toml }
+}
+
+const row = (report: AuditReport, id: string): AuditRow => {
+  const found = report.rows.find(candidate => candidate.id === id)
+  assert.ok(found, `no row ${id} in ${JSON.stringify(report.rows.map(r => r.id))}`)
+  return found
+}
+
+test('a course environment built as instructed: every row passes, with its evidence', async t => {
+  const { fastify } = await auditApp(t)
+  const report = await fastify.audit.run({ serving: false })
+  assert.deepEqual(report.rows.map(r => [r.id, r.status]), [
+    ['bucket-private', 'pass'], ['dynamodb-key', 'pass'], ['target-group', 'pass'], ['target-health', 'pass'], ['auto-scaling', 'pass'], ['health-probes', 'unknown']
+  ])
+  assert.equal(row(report, 'bucket-private').evidence, 'suai-bucket: all four public access block settings on; its policy is not public')
+  assert.equal(row(report, 'dynamodb-key').evidence, 'suai-table\'s key schema: id (HASH)')
+  assert.equal(row(report, 'target-group').evidence, `suai-targets: health check HTTP /health on port traffic-port (${PORT}), matcher 200; ${identity.instanceId} registered on port ${PORT}`)
+  assert.equal(row(report, 'target-health').evidence, `${identity.instanceId} on port ${PORT} in suai-targets: healthy`)
+  assert.match(row(report, 'auto-scaling').evidence, /is in suai-asg, whose instances run in eu-central-1a, eu-central-1b/)
+  assert.ok(report.durationMs <= report.budgetMs)
+})
+
+test('a public bucket fails, naming the policy; a bucket without a block or with two settings off fails too', async t => {
+  const reports = await Promise.all(['public-bucket', 'no-public-access-block', 'partly-blocked-bucket'].map(async bucket =>
+    row(await (await auditApp(t, { bucket })).fastify.audit.run({ serving: false }), 'bucket-private')))
+  assert.deepEqual(reports.map(r => r.status), ['fail', 'fail', 'fail'])
+  assert.equal(reports[0].evidence, 'the bucket policy of public-bucket makes it public (GetBucketPolicyStatus: IsPublic true)')
+  assert.match(reports[0].fix ?? '', /remove the statements that allow Principal "\*" from the bucket policy \(S3 → Buckets → public-bucket → Permissions → Bucket policy\)/)
+  assert.equal(reports[1].evidence, 'no-public-access-block has no public access block (NoSuchPublicAccessBlockConfiguration): a policy or an ACL may make it public')
+  assert.equal(reports[2].evidence, 'partly-blocked-bucket\'s public access block has BlockPublicPolicy, RestrictPublicBuckets off')
+  assert.match(reports[2].fix ?? '', /turn on Block all public access/)
+})
+
+test('a table with a sort key fails by the dynamodb check\'s own rule', async t => {
+  const { fastify } = await auditApp(t, { table: 'sorted-table' })
+  const table = row(await fastify.audit.run({ serving: false }), 'dynamodb-key')
+  assert.equal(table.status, 'fail')
+  assert.equal(table.evidence, 'sorted-table\'s key schema: id (HASH), at (RANGE): the table has a sort key \'at\'; the seed\'s table has a partition key only')
+})
+
+test('missing permissions: each row says unknown and names the exact action to allow', async t => {
+  const { fastify } = await auditApp(t, {
+    bucket: 'bucket-settings-denied',
+    table: 'denied-identity-policy',
+    denied: ['elasticloadbalancing:DescribeTargetHealth', 'autoscaling:DescribeAutoScalingInstances']
+  })
+  const report = await fastify.audit.run({ serving: false })
+  assert.deepEqual(report.rows.filter(r => r.status === 'unknown' && r.allow).map(r => [r.id, r.allow]), [
+    ['bucket-private', 's3:GetBucketPublicAccessBlock'],
+    ['dynamodb-key', 'dynamodb:DescribeTable'],
+    ['target-group', 'elasticloadbalancing:DescribeTargetHealth'],
+    ['target-health', 'elasticloadbalancing:DescribeTargetHealth'],
+    ['auto-scaling', 'autoscaling:DescribeAutoScalingInstances']
+  ])
+  assert.equal(row(report, 'bucket-private').fix, 'allow s3:GetBucketPublicAccessBlock on arn:aws:s3:::bucket-settings-denied in the instance role\'s policy (IAM → Roles → the instance\'s role → Add permissions); the audit only reads')
+  assert.equal(report.status, 'unknown')
+
+  const { fastify: noGroups } = await auditApp(t, { denied: ['elasticloadbalancing:DescribeTargetGroups', 'autoscaling:DescribeAutoScalingGroups'] })
+  const second = await noGroups.audit.run({ serving: false })
+  assert.equal(row(second, 'target-group').allow, 'elasticloadbalancing:DescribeTargetGroups')
+  assert.equal(row(second, 'auto-scaling').allow, 'autoscaling:DescribeAutoScalingGroups')
+})
+
+test('a target group checking / on port 80: the fix says path /health, port 8080', async t => {
+  const { fastify } = await auditApp(t, {
+    targetGroups: [targetGroup('suai-targets', { State: 'unhealthy', Reason: 'Target.ResponseCodeMismatch', Description: 'Health checks failed with these codes: [404]' }, { HealthCheckPath: '/', HealthCheckPort: '80' })]
+  })
+  const report = await fastify.audit.run({ serving: false })
+  const group = row(report, 'target-group')
+  assert.equal(group.status, 'fail')
+  assert.equal(group.evidence, `suai-targets: health check HTTP / on port 80, matcher 200; ${identity.instanceId} registered on port ${PORT}`)
+  assert.equal(group.fix, 'EC2 → Target groups → suai-targets → Health checks → Edit: set the health check port to 8080 (or "traffic port" once the targets are on 8080); set the health check path to /health (it asks /)')
+  const health = row(report, 'target-health')
+  assert.equal(health.status, 'fail')
+  assert.equal(health.evidence, `${identity.instanceId} on port ${PORT} in suai-targets: unhealthy (Target.ResponseCodeMismatch: Health checks failed with these codes: [404])`)
+  assert.equal(health.fix, 'the health check asks /; set its path to /health (EC2 → Target groups → suai-targets → Health checks → Edit)')
+})
+
+test('a target group on port 80 with success codes 301: register on 8080, expect 200', async t => {
+  const { fastify } = await auditApp(t, {
+    targetGroups: [{ ...targetGroup('web', { State: 'unhealthy', Reason: 'Target.Timeout', Description: 'Request timed out' }, { Port: 80, Matcher: { HttpCode: '301' } }), targets: [{ Target: { Id: identity.instanceId, Port: 80 }, HealthCheckPort: '80', TargetHealth: { State: 'unhealthy', Reason: 'Target.Timeout', Description: 'Request timed out' } }] }]
+  })
+  const group = row(await fastify.audit.run({ serving: false }), 'target-group')
+  assert.equal(group.fix, 'EC2 → Target groups → web → Health checks → Edit: register the instances on port 8080 (the target group\'s port, or the Auto Scaling group\'s attachment), not 80; set the health check port to 8080 (or "traffic port" once the targets are on 8080); set the success codes to 200 (they are 301)')
+})
+
+// Each reason code AWS gives (API_TargetHealth.html), with the description it sends, and the
+// status and the start of the fix the row must show.
+const reasons: Array<[state: string, reason: string, description: string, status: AuditRow['status'], fix: RegExp]> = [
+  ['unhealthy', 'Target.Timeout', 'Request timed out', 'fail', /^the probes get no answer: add an inbound rule to .* for TCP 8080 from the load balancer's security group/],
+  ['unhealthy', 'Target.ResponseCodeMismatch', 'Health checks failed with these codes: [503]', 'fail', /^GET \/health answers 503 only when config\.toml is invalid/],
+  ['unhealthy', 'Target.FailedHealthChecks', 'Health checks failed', 'fail', /^the load balancer could not connect, or the answer was malformed: check that suaicloudapp runs .* listens on port 8080/],
+  ['unused', 'Target.NotInUse', 'Target group is not configured to receive traffic from the load balancer', 'warn', /^the target group is not used by a listener of the load balancer, or this instance's Availability Zone is not enabled/],
+  ['unused', 'Target.InvalidState', 'Target is in the stopped state', 'warn', /^the instance is stopped or not running/],
+  ['unused', 'Target.IpUnusable', 'The target IP address is reserved for use by a load balancer', 'warn', /^the target's IP address is in use by a load balancer/],
+  ['unavailable', 'Target.HealthCheckDisabled', 'Health checks are disabled', 'unknown', /^turn the health checks on/],
+  ['draining', 'Target.DeregistrationInProgress', 'Target deregistration is in progress', 'warn', /^the target is being deregistered/],
+  ['initial', 'Elb.RegistrationInProgress', 'Target registration is in progress', 'warn', /^wait: the load balancer is still sending its first health checks/],
+  ['initial', 'Elb.InitialHealthChecking', 'Initial health checks in progress', 'warn', /^wait: the load balancer is still sending its first health checks/],
+  ['unhealthy', 'Elb.InternalError', 'Health checks failed due to an internal error', 'fail', /^AWS's load balancer failed internally/]
+]
+
+for (const [state, reason, description, status, fix] of reasons) {
+  test(`target health ${state} ${reason}: ${status}, with the fix`, async t => {
+    const { fastify } = await auditApp(t, { targetGroups: [targetGroup('suai-targets', { State: state, Reason: reason, Description: description })] })
+    const health = row(await fastify.audit.run({ serving: false }), 'target-health')
+    assert.equal(health.status, status)
+    assert.equal(health.evidence, `${identity.instanceId} on port ${PORT} in suai-targets: ${state} (${reason}: ${description})`)
+    assert.match(health.fix ?? '', fix)
+  })
+}
+
+test('an instance in no target group and no Auto Scaling group: both warn with the way to attach it', async t => {
+  const { fastify, own } = await auditApp(t, { targetGroups: [{ ...targetGroup('other', { State: 'healthy' }), targets: [] }] })
+  own.loadBalancing.autoScalingGroups.length = 0
+  const report = await fastify.audit.run({ serving: false })
+  assert.equal(row(report, 'target-group').status, 'warn')
+  assert.equal(row(report, 'target-group').evidence, `${identity.instanceId} is registered in no target group`)
+  assert.equal(row(report, 'auto-scaling').evidence, `${identity.instanceId} is in no Auto Scaling group`)
+  assert.equal(row(report, 'target-health').status, 'warn')
+  assert.equal(row(report, 'target-health').evidence, `${identity.instanceId} is registered in no target group: no load balancer checks it or sends it requests`)
+})
+
+function get (port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number, body: string }> {
+  return new Promise((resolve, reject) => {
+    request({ host: LOOPBACK, port, path, headers }, res => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', chunk => { body += chunk })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    }).on('error', reject).end()
+  })
+}
+
+test('GET /audit: the admin\'s, served from a cache; the load balancer\'s real probes are the passive evidence', async t => {
+  const { fastify } = await auditApp(t, { token: 'audit-admin-token' })
+  await fastify.listen({ host: LOOPBACK, port: 0 })
+  const port = (fastify.server.address() as { port: number }).port
+  // Probes as an ALB sends them: GET /health with its user agent, over real connections.
+  for (let i = 0; i < 3; i++) assert.equal((await get(port, '/health', { 'user-agent': 'ELB-HealthChecker/2.0' })).status, 200)
+
+  assert.equal((await get(port, '/audit')).status, 401)
+  const first = await get(port, '/audit', { authorization: 'Bearer audit-admin-token' })
+  assert.equal(first.status, 200)
+  const report = JSON.parse(first.body) as AuditReport
+  const probes = row(report, 'health-probes')
+  assert.equal(probes.status, 'pass')
+  assert.match(probes.evidence, /^last GET \/health \d+ s ago, from 127\.0\.0\.1 \(3×, \d+ s ago, ELB-HealthChecker\/2\.0\)$/)
+
+  // A minute's cache: the second answer is the same report.
+  const second = JSON.parse((await get(port, '/audit', { authorization: 'Bearer audit-admin-token' })).body) as AuditReport
+  assert.equal(second.time, report.time)
+})
+
+test('GET /audit answers 503 when a row fails; /health never runs the audit', async t => {
+  const { fastify, own } = await auditApp(t, { bucket: 'public-bucket' })
+  own.loadBalancing.denied.add('elasticloadbalancing:DescribeTargetGroups')
+  assert.equal((await fastify.inject('/health')).statusCode, 200)
+  const answer = await fastify.inject('/audit')
+  assert.equal(answer.statusCode, 503)
+  assert.equal((answer.json() as AuditReport).status, 'fail')
+})
+
+test('the probe row: silence after a minute warns; a server just started waits; the one-shot command cannot hear', () => {
+  const now = 1_000_000
+  const heard = { address: '10.0.0.7', userAgent: 'ELB-HealthChecker/2.0', count: 12, last: now - 95_000 }
+  const silent = probeRow({ serving: true, now, uptimeSeconds: 600, probes: [heard] })
+  assert.equal(silent.status, 'warn')
+  assert.equal(silent.evidence, 'no GET /health for 95 s; earlier from 10.0.0.7 (12×, 95 s ago, ELB-HealthChecker/2.0)')
+  assert.match(silent.fix ?? '', /security group must admit the load balancer's security group on \[server\] port/)
+  assert.equal(probeRow({ serving: true, now, uptimeSeconds: 600, probes: [] }).evidence, 'no GET /health in the 600 s since the server started')
+  assert.equal(probeRow({ serving: true, now, uptimeSeconds: 20, probes: [] }).status, 'unknown')
+  assert.equal(probeRow({ serving: false, now, uptimeSeconds: 600, probes: [heard] }).status, 'unknown')
+})
+
+test('suaicloudapp audit: exit 1 and the table when a row fails, --json the report, 2 on a bad config', async t => {
+  const { toml, env } = await auditApp(t, { bucket: 'public-bucket' })
+  const cwd = await workDir(toml)
+  const table = await runCli(['audit'], { cwd, env: cleanEnv(env) })
+  assert.equal(table.code, 1, table.stderr)
+  assert.match(table.stdout, /^STATUS {3}INSTRUCTION\nfail {5}the bucket public-bucket is private\n {9}found: the bucket policy of public-bucket makes it public/)
+  assert.match(table.stdout, /: 4 pass, 1 fail, 1 unknown\n$/)
+
+  const json = await runCli(['audit', '--json'], { cwd, env: cleanEnv(env) })
+  assert.equal(json.code, 1)
+  assert.equal((JSON.parse(json.stdout) as AuditReport).rows[0].status, 'fail')
+
+  const passing = await runCli(['audit', '--json'], { cwd: await workDir(toml.replace('public-bucket', 'suai-bucket')), env: cleanEnv(env) })
+  assert.equal(passing.code, 0, passing.stderr)
+
+  const bad = await runCli(['audit'], { cwd: await workDir('[server]\nport = "x"\n'), env: cleanEnv(env) })
+  assert.equal(bad.code, 2)
+})
