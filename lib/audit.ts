@@ -125,6 +125,7 @@ export interface TargetGroup {
   TargetGroupName?: string
   Protocol?: string
   Port?: number
+  VpcId?: string
   TargetType?: string
   HealthCheckProtocol?: string
   HealthCheckPort?: string
