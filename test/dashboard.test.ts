@@ -6,8 +6,8 @@ import type { BrowserContext, Page } from 'playwright-core'
 import { buildApp, freePort, root, startCli, workDir } from './helper.ts'
 import { launchChromium } from './harness/chromium.ts'
 import {
-  closedPort, startDynamo, startMariadb, startRedis, startS3, startSilentServer,
-  type DynamoHandle, type MariadbHandle, type PortHandle, type RedisHandle, type S3Handle
+  closedPort, startAws, startDynamo, startMariadb, startRedis, startS3, startSilentServer,
+  type AwsFixture, type DynamoHandle, type MariadbHandle, type PortHandle, type RedisHandle, type S3Handle
 } from './harness/index.ts'
 import { identity, imdsEnv, startImds, type ImdsFixture } from './imds-fixture.ts'
 import { createImds } from '../lib/imds.ts'
@@ -32,12 +32,13 @@ let closed: PortHandle
 let silent: PortHandle
 let s3: S3Handle
 let dynamo: DynamoHandle
+let aws: AwsFixture
 let browser: BrowserContext
 
 before(async () => {
   // The browser first: when it cannot start, no server is left running for after() to miss.
   browser = await launchChromium()
-  ;[imds, mariadb, redis, closed, silent, s3, dynamo] = await Promise.all([startImds(), startMariadb(), startRedis(), closedPort(), startSilentServer(), startS3(), startDynamo()])
+  ;[imds, mariadb, redis, closed, silent, s3, dynamo, aws] = await Promise.all([startImds(), startMariadb(), startRedis(), closedPort(), startSilentServer(), startS3(), startDynamo(), startAws()])
   await Promise.all([
     s3.createBucket('empty'),
     s3.createBucket('deployed', { suaicloudapp: 'the executable goes here', 'config.toml': '[server]\n' }),
@@ -48,7 +49,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close()
-  await Promise.all([imds, mariadb, redis, closed, silent, s3, dynamo].map(server => server?.stop()))
+  await Promise.all([imds, mariadb, redis, closed, silent, s3, dynamo, aws].map(server => server?.stop()))
 })
 
 // A tab that collects script errors, Content-Security-Policy violations and every URL it
@@ -89,8 +90,16 @@ const sections = {
 // tests before it. Only the fleet's own test (with a Redis of its own) and the one without a
 // shared store keep it on.
 const NO_FLEET = '[fleet]\nenabled = false\n'
-// The page shows the identity of the fixture's instance; the AWS checks take its region.
-const awsEnv = () => ({ ...imdsEnv(imds.endpoint), AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey })
+// The page shows the identity of the fixture's instance; the AWS checks take its region. The
+// audit the page asks for reads the load balancer and the Auto Scaling group from the AWS
+// fixture, never from AWS.
+const awsEnv = () => ({
+  ...imdsEnv(imds.endpoint),
+  AWS_ACCESS_KEY_ID: s3.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: aws.endpoint,
+  AWS_ENDPOINT_URL_AUTO_SCALING: aws.endpoint
+})
 
 test('GET / serves the files of routes/dashboard/ under a Content-Security-Policy that allows only this server', async t => {
   const { fastify } = await buildApp(t, sections.redis())
@@ -309,5 +318,46 @@ test('the fleet: three instances in two AZs through the shared Redis, grouped by
   assert.match(await page.locator('#fleet-verdict').textContent() ?? '', /look at that AZ's subnet, route table and security groups/)
   await page.locator('#fleet').scrollIntoViewIfNeeded()
   await photograph(page, 'fleet')
+  assertSelfContained(tab, url)
+})
+
+test('the audit: a public bucket and a load balancer whose probes time out, each row with its evidence and fix', async t => {
+  const targetGroup = `arn:aws:elasticloadbalancing:${aws.region}:123456789012:targetgroup/suai-targets/73e2d6bc24d8a067`
+  aws.loadBalancing.targetGroups.push({
+    TargetGroupArn: targetGroup,
+    TargetGroupName: 'suai-targets',
+    Protocol: 'HTTP',
+    Port: 8080,
+    HealthCheckProtocol: 'HTTP',
+    HealthCheckPort: 'traffic-port',
+    HealthCheckPath: '/',
+    Matcher: { HttpCode: '200' },
+    TargetType: 'instance',
+    targets: [{ Target: { Id: identity.instanceId, Port: 8080 }, HealthCheckPort: '8080', TargetHealth: { State: 'unhealthy', Reason: 'Target.Timeout', Description: 'Request timed out' } }]
+  })
+  aws.loadBalancing.autoScalingGroups.push({
+    AutoScalingGroupName: 'suai-asg',
+    AvailabilityZones: ['eu-central-1a', 'eu-central-1b'],
+    TargetGroupARNs: [targetGroup],
+    Instances: [{ InstanceId: identity.instanceId, AvailabilityZone: identity.availabilityZone }]
+  })
+  aws.putTable(TABLE, { hash: ['id', 'S'] })
+  const { fastify } = await buildApp(t, `[server]\nport = 8080\n${NO_FLEET}[aws]\nregion = '${aws.region}'\n[s3]\nbucket = 'public-bucket'\nendpoint = '${aws.endpoint}'\n[dynamodb]\ntable = '${TABLE}'\npartition_key = 'id'\nendpoint = '${aws.endpoint}'\n`, awsEnv())
+  const url = await fastify.listen({ host: '127.0.0.1', port: 0 })
+  const tab = await open(t, url)
+  const row = (id: string) => tab.page.locator(`#audit .audit-row[data-id=${id}]`)
+  await row('target-health').waitFor({ timeout: 10000 })
+  assert.equal(await row('bucket-private').getAttribute('data-status'), 'fail')
+  assert.equal(await row('bucket-private').locator('.verdict').textContent(), 'failthe bucket public-bucket is private')
+  assert.equal(await row('bucket-private').locator('.evidence').textContent(), 'the bucket policy of public-bucket makes it public (GetBucketPolicyStatus: IsPublic true)')
+  assert.equal(await row('dynamodb-key').getAttribute('data-status'), 'pass')
+  assert.equal(await row('target-group').getAttribute('data-status'), 'fail')
+  assert.match(await row('target-group').locator('.fix').textContent() ?? '', /set the health check path to \/health \(it asks \/\)/)
+  assert.equal(await row('target-health').getAttribute('data-status'), 'fail')
+  assert.equal(await row('target-health').locator('.evidence').textContent(), `${identity.instanceId} on port 8080 in suai-targets: unhealthy (Target.Timeout: Request timed out)`)
+  assert.match(await row('target-health').locator('.fix').textContent() ?? '', /^fix: the probes get no answer: add an inbound rule/)
+  assert.equal(await row('auto-scaling').getAttribute('data-status'), 'pass')
+  assert.match(await tab.page.locator('#audit-source').textContent() ?? '', /^read at .* in \d+ ms \(budget 10 s\); refreshed every minute$/)
+  await photograph(tab.page, 'audit')
   assertSelfContained(tab, url)
 })

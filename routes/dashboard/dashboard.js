@@ -25,7 +25,15 @@
  *   demo: { health: { failing: boolean, since: string }, cpu: { running: boolean, workers: number, secondsLeft: number } } | null }} InstanceInfo
  */
 
+/**
+ * @typedef {{ id: string, instruction: string, status: 'pass' | 'warn' | 'fail' | 'unknown', evidence: string,
+ *   fix?: string, allow?: string }} AuditRow
+ */
+/** @typedef {{ status: string, time: string, durationMs: number, budgetMs: number, rows: AuditRow[] }} AuditReport */
+
 const REFRESH_MS = 5000
+// The server audits at most once a minute; asking more often would only get the same report.
+const AUDIT_REFRESH_MS = 60_000
 // The history table shows the newest few; the marks show all the server keeps.
 const HISTORY_ROWS = 5
 
@@ -330,6 +338,44 @@ function refreshFleet () {
   }).catch(noAnswer)
 }
 
+// The audit: one row per instruction of the course, with what AWS said and the change to make.
+/** @param {AuditReport} report */
+function showAudit (report) {
+  text($('audit-source'), 'read at ' + clock(report.time) + ' in ' + report.durationMs + ' ms (budget ' + report.budgetMs / 1000 + ' s); refreshed every minute')
+  $('audit-rows').replaceChildren(...report.rows.map(row => {
+    const box = document.createElement('div')
+    box.className = 'audit-row'
+    box.dataset.id = row.id
+    setStatus(box, row.status)
+    const verdict = element('p')
+    verdict.className = 'verdict'
+    verdict.append(element('span', row.status), row.instruction)
+    const evidence = element('p', row.evidence)
+    evidence.className = 'evidence'
+    box.append(verdict, evidence)
+    if (row.fix) {
+      const fix = element('p', 'fix: ' + row.fix)
+      fix.className = 'fix'
+      box.append(fix)
+    }
+    return box
+  }))
+  $('audit').hidden = false
+}
+
+// Behind the admin token when one is set, as the fleet.
+function refreshAudit () {
+  fetch('/audit', { cache: 'no-store', headers }).then(async res => {
+    if (res.status === 401) {
+      text($('audit-source'), 'the audit needs the admin token: open this page as /#token=<[server] admin_token>')
+      $('audit-rows').replaceChildren()
+      $('audit').hidden = false
+      return
+    }
+    showAudit(await res.json())
+  }).catch(noAnswer).finally(() => setTimeout(refreshAudit, AUDIT_REFRESH_MS))
+}
+
 function refreshInstance () {
   getJson('/instance').then(showInstance).catch(noAnswer).finally(() => setTimeout(refreshInstance, REFRESH_MS))
   refreshFleet()
@@ -341,6 +387,7 @@ function start () {
     for (const backend of info.backends) addCard(backend)
     showInstance(info)
     refreshFleet()
+    refreshAudit()
     setTimeout(refreshInstance, REFRESH_MS)
   }).catch(err => {
     noAnswer(err)
