@@ -188,7 +188,7 @@ describe('data', () => {
 })
 
 describe('compute', () => {
-  test('IAM: a role only when no instance profile is given, limited to the bucket and the table', () => {
+  test('IAM: a role only when no instance profile is given, limited to the bucket and the table, and the audit\'s read-only calls', () => {
     const [roleId, role] = only('AWS::IAM::Role')
     const [profileId, profile] = only('AWS::IAM::InstanceProfile')
     assert.equal(role.Condition, 'CreateInstanceRole')
@@ -200,7 +200,17 @@ describe('compute', () => {
     assert.equal(role.Properties.ManagedPolicyArns, undefined)
 
     const bucketArn = { 'Fn::GetAtt': [bucketId, 'Arn'] }
-    const statements = role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)
+    const all = role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)
+    // The audit's read-only statements: the bucket's settings on the bucket, the load
+    // balancer's and the Auto Scaling group's Describe* on "*" (they take no resource ARN).
+    const auditBucket = all.find((s: any) => s.Sid === 'AuditBucket')
+    assert.deepEqual(auditBucket.Action, ['s3:GetBucketPublicAccessBlock', 's3:GetBucketPolicyStatus'])
+    assert.deepEqual(auditBucket.Resource, bucketArn)
+    const auditBalancing = all.find((s: any) => s.Sid === 'AuditLoadBalancing')
+    assert.deepEqual(auditBalancing.Action, ['elasticloadbalancing:DescribeTargetGroups', 'elasticloadbalancing:DescribeTargetHealth', 'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeAutoScalingGroups'])
+    assert.equal(auditBalancing.Resource, '*')
+    assert.ok(auditBalancing.Action.every((a: string) => /^[a-z]+:Describe[A-Za-z]+$/.test(a)), 'read-only')
+    const statements = all.filter((s: any) => !['AuditBucket', 'AuditLoadBalancing'].includes(s.Sid))
     const actions = statements.flatMap((s: any) => [s.Action].flat()).sort()
     assert.deepEqual(actions, ['dynamodb:DeleteItem', 'dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:PutItem', 's3:GetObject', 's3:ListBucket'])
     for (const s of statements) {
