@@ -5,6 +5,7 @@ import type { RedisClientType, RedisClusterType } from 'redis'
 import { Type, type Static } from '@sinclair/typebox'
 import { defineBackend, type BackendDeps } from '../lib/backend.ts'
 import { CheckFailure, defineCheck, type CheckContext, type Stage } from '../lib/check.ts'
+import { pinpointer } from '../lib/explain.ts'
 import type { Hints } from '../lib/hints.ts'
 import { staged } from '../lib/lookup.ts'
 import { redisRecords } from '../lib/records-redis.ts'
@@ -120,6 +121,8 @@ function createRedis (section: Static<typeof RedisSection>, deps: BackendDeps) {
     hints,
     classify,
     reset,
+    // A cache that speaks TLS only takes a plain client's connection and then says nothing.
+    explainer: pinpointer(deps, { backend: 'redis', host: section.host, port: section.port, tls: section.tls, stages: ['connect', 'request'] }),
     isStale: err => /Disconnects client|client is closed|Socket closed unexpectedly|ECONNRESET|EPIPE/i.test(String((err as Error)?.message))
   }, async ctx => {
     connection ??= connect(ctx)
