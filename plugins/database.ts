@@ -86,6 +86,7 @@ function createDatabase (section: Static<typeof DatabaseSection>, deps: BackendD
     socket = undefined
   }
 
+  const pinpoint = pinpointer(deps, { backend: 'database', host: section.host, port: section.port, stages: ['connect'] })
   const check = defineCheck({
     ...deps,
     backend: 'database',
@@ -93,7 +94,7 @@ function createDatabase (section: Static<typeof DatabaseSection>, deps: BackendD
     hints,
     classify,
     reset,
-    explainer: pinpointer(deps, { backend: 'database', host: section.host, port: section.port, stages: ['connect'] }),
+    explainer: pinpoint,
     isStale: err => ['ER_SOCKET_UNEXPECTED_CLOSE', 'ER_CONNECTION_ALREADY_CLOSED', 'ER_CMD_CONNECTION_CLOSED', 'ECONNRESET', 'EPIPE'].includes(String((err as { code?: unknown })?.code))
   }, async ctx => {
     connection ??= connect(ctx.stage, ctx.signal)
@@ -105,7 +106,7 @@ function createDatabase (section: Static<typeof DatabaseSection>, deps: BackendD
     ctx.detail('tls', useTls)
   })
 
-  return { check, close: async () => reset() }
+  return { check, close: async () => { reset(); await pinpoint.close() } }
 }
 
 // The server's connect-time errors by number (the driver names some only ER_MYSQL_<number>):

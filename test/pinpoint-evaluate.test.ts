@@ -195,7 +195,7 @@ test('the cache\'s security group admits another port', () => {
 
 test('a serverless cache always speaks TLS, and is found by its reader endpoint too', () => {
   const env = lab()
-  const cache = findServerlessCache(endpoints.serverless.replace('s1-', 's1-ro-'), env.serverlessCaches)
+  const cache = findServerlessCache(endpoints.serverless.replace('-x4yqbv', '-ro-x4yqbv'), env.serverlessCaches)
   assert.ok(cache)
   const target = serverlessCacheTarget(cache, env.subnets)
   assert.equal(target.vpcId, ids.vpc)

@@ -1,52 +1,109 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { DESCRIBE_STATEMENT } from '../lib/describe.ts'
+import { createLookup } from '../lib/lookup.ts'
 import { buildApp } from './helper.ts'
-import { closedPort, type PortHandle } from './harness/index.ts'
-import { identity, imdsEnv, network, startImds, type ImdsFixture } from './imds-fixture.ts'
+import { closedPort, startAws, startDns, type AwsFixture, type DnsHandle, type PortHandle } from './harness/index.ts'
+import { lab, labEndpoints, labIds } from './harness/aws-lab.ts'
+import { identity, imdsEnv, startImds } from './imds-fixture.ts'
 
-// Pinpointing a failed database or cache check: what the instance knows of its own network,
-// read from the metadata service when the check fails to connect.
+// Pinpointing a failed database check end to end: the app on the metadata fixture (this
+// instance's network), the EC2 / RDS / ElastiCache fixture (the lab's configuration, read
+// through the real SDK clients), a loopback DNS that gives the RDS endpoint a closed loopback
+// port, and the answer on /database. Each scenario is a lab with ids of its own (a tag).
 
-let imds: ImdsFixture
 let closed: PortHandle
+let aws: AwsFixture
+let dns: DnsHandle
+const tags = { missingRule: 'c1', denied: 'c2', open: 'c3' }
 
 before(async () => {
-  [imds, closed] = await Promise.all([startImds(), closedPort()])
+  [closed, aws, dns] = await Promise.all([
+    closedPort(), startAws(),
+    startDns(Object.fromEntries(Object.values(tags).map(tag => [labEndpoints(tag).database, '127.0.0.1'])))
+  ])
+  for (const [scenario, tag] of Object.entries(tags)) {
+    const env = lab(tag)
+    // The RDS instance listens on the port the test's closed port stands for.
+    env.dbInstances[0].Endpoint!.Port = closed.port
+    if (scenario === 'missingRule') env.securityGroups.find(g => g.GroupId === labIds(tag).dbGroup)!.IpPermissions = []
+    if (scenario === 'open') env.securityGroups.find(g => g.GroupId === labIds(tag).dbGroup)!.IpPermissions = [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '10.0.0.0/16' }] }]
+    aws.putLab(env, scenario === 'denied' ? 'ec2:DescribeSecurityGroups' : undefined)
+  }
 })
 
 after(async () => {
-  await Promise.all([imds, closed].map(server => server?.stop()))
+  await Promise.all([closed, aws, dns].map(server => server?.stop()))
 })
 
-const databaseToml = (port: number) => `[checks]
+const databaseToml = (host: string) => `[checks]
 timeout_ms = 2000
 cache_ms = 0
 [database]
-host = '127.0.0.1'
-port = ${port}
+host = '${host}'
+port = ${closed.port}
 user = 'app'
 password = 'secret'
 dbname = 'app'
 tls = 'off'
 `
 
-test('a database that refuses the connection: the details show where this instance sits', async t => {
-  const { fastify } = await buildApp(t, databaseToml(closed.port), imdsEnv(imds.endpoint))
-  const result = (await fastify.inject('/database?format=json')).json()
-  assert.equal(result.status, 'fail')
-  assert.equal(result.stage, 'connect')
-  assert.deepEqual(result.details.instance, {
-    instanceId: identity.instanceId,
-    availabilityZone: identity.availabilityZone,
-    privateIp: identity.privateIp,
-    ...network
-  })
+// The app as it runs on an instance of the lab tagged `tag`: its metadata service, AWS's APIs.
+async function onInstance (t: Parameters<typeof buildApp>[0], host: string, tag: string) {
+  const ids = labIds(tag)
+  const own = await startImds({ network: { vpcId: ids.vpc, subnetId: ids.instanceSubnet, securityGroupIds: [ids.appGroup] } })
+  t.after(() => own.stop())
+  const env = {
+    ...imdsEnv(own.endpoint),
+    AWS_ACCESS_KEY_ID: 'AKIAFIXTURE000000001',
+    AWS_SECRET_ACCESS_KEY: 'fixture-secret',
+    AWS_ENDPOINT_URL_EC2: aws.endpoint,
+    AWS_ENDPOINT_URL_RDS: aws.endpoint,
+    AWS_ENDPOINT_URL_ELASTICACHE: aws.endpoint
+  }
+  const { fastify } = await buildApp(t, databaseToml(host), env, { lookup: createLookup([dns.server]) })
+  const json = (await fastify.inject('/database?format=json')).json()
+  const text = (await fastify.inject('/database')).body
+  return { json, text }
+}
+
+test('the database\'s security group has no inbound rule: /database names it, this instance\'s group and the console path', async t => {
+  const ids = labIds(tags.missingRule)
+  const { json, text } = await onInstance(t, labEndpoints(tags.missingRule).database, tags.missingRule)
+  assert.equal(json.stage, 'connect')
+  const rule = `${ids.dbGroup} (on database-1-c1) has no inbound rule for TCP ${closed.port} from ${ids.appGroup} (this instance) or from ${identity.privateIp}`
+  assert.equal(json.hint, `${rule}: add one: EC2 → Security groups → ${ids.dbGroup} → Edit inbound rules → Add rule: Custom TCP, port ${closed.port}, source ${ids.appGroup}`)
+  assert.match(text, new RegExp(`^FAIL \\(connect\\): .*\\nhint: ${rule.replace(/[()]/g, '\\$&')}`))
+  assert.equal(json.details.pinpoint.blocked, true)
+  assert.deepEqual(json.details.pinpoint.target.securityGroupIds, [ids.dbGroup])
+  assert.equal(json.details.instance.subnetId, ids.instanceSubnet)
+})
+
+test('a denied Describe*: the symptom\'s hint stays, with the read-only statement to allow', async t => {
+  const { json } = await onInstance(t, labEndpoints(tags.denied).database, tags.denied)
+  assert.equal(json.stage, 'connect')
+  assert.ok(json.hint.startsWith(`nothing listens on ${labEndpoints(tags.denied).database}:${closed.port}`), json.hint)
+  assert.ok(json.hint.includes(`ec2:DescribeSecurityGroups was denied): add to the instance role the statement ${JSON.stringify(DESCRIBE_STATEMENT)}`), json.hint)
+  assert.deepEqual(json.details.pinpoint.denied, 'ec2:DescribeSecurityGroups')
+})
+
+test('nothing in the configuration blocks: the symptom\'s hint, and pinpoint says the path is open', async t => {
+  const { json } = await onInstance(t, labEndpoints(tags.open).database, tags.open)
+  assert.match(json.hint, /^nothing listens on .*\(pinpoint: nothing in the security groups, network ACLs or VPC of RDS instance database-1-c3 blocks TCP \d+ from this instance/)
+  assert.equal(json.details.pinpoint.blocked, false)
+})
+
+test('a host no RDS instance has: the details say so, the hint is the symptom\'s', async t => {
+  const { json } = await onInstance(t, '127.0.0.1', tags.open)
+  assert.equal(json.details.pinpoint, 'no RDS instance or Aurora cluster this role can see has the endpoint 127.0.0.1: is [database] host copied from this account and region?')
+  assert.match(json.hint, /^nothing listens on 127\.0\.0\.1:\d+/)
+  assert.equal(json.details.instance.instanceId, identity.instanceId)
 })
 
 test('not on EC2 (metadata disabled): the failure is answered as before, with nothing added', async t => {
-  const { fastify } = await buildApp(t, databaseToml(closed.port))
+  const { fastify } = await buildApp(t, databaseToml('127.0.0.1'))
   const result = (await fastify.inject('/database?format=json')).json()
   assert.equal(result.stage, 'connect')
   assert.equal(result.details.instance, undefined)
-  assert.match(result.hint, /^nothing listens on 127\.0\.0\.1:\d+/)
+  assert.equal(result.details.pinpoint, undefined)
 })

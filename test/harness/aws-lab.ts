@@ -5,9 +5,10 @@ import { identity, network } from '../imds-fixture.ts'
 // VPC, the instance's subnet and two private ones for the database and the cache, a security
 // group each, the VPC's default network ACL, a MySQL instance and a Redis replication group.
 // Healthy as it stands: tests change one piece (a rule gone, a DB stopped) to make a scenario,
-// and the loopback fixture (aws-describe.ts) serves it as AWS's XML.
+// and the loopback fixture (aws-describe.ts) serves it as AWS's XML. A tag (a few hex digits)
+// gives a scenario ids and endpoints of its own, so scenarios share one fixture in parallel.
 
-export const ids = {
+const baseIds = {
   vpc: network.vpcId,
   otherVpc: 'vpc-0f9e8d7c6b5a40002',
   instanceSubnet: network.subnetId,
@@ -20,12 +21,23 @@ export const ids = {
   dataAcl: 'acl-0a1b2c3d4e5f60052'
 }
 
-export const endpoints = {
-  database: 'database-1.c9akciq32lmn.eu-central-1.rds.amazonaws.com',
-  aurora: 'aurora-1.cluster-c9akciq32lmn.eu-central-1.rds.amazonaws.com',
-  redis: 'r1.x4yqbv.ng.0001.euc1.cache.amazonaws.com',
-  serverless: 's1-x4yqbv.serverless.euc1.cache.amazonaws.com'
+export function labIds (tag = '') {
+  return Object.fromEntries(Object.entries(baseIds).map(([key, id]) => [key, tag ? id.slice(0, -tag.length) + tag : id])) as typeof baseIds
 }
+
+// The names students copy into config.toml; with a tag, the DB and the caches are named after it.
+export function labEndpoints (tag = '') {
+  const suffix = tag ? `-${tag}` : ''
+  return {
+    database: `database-1${suffix}.c9akciq32lmn.eu-central-1.rds.amazonaws.com`,
+    aurora: `aurora-1${suffix}.cluster-c9akciq32lmn.eu-central-1.rds.amazonaws.com`,
+    redis: `r1${suffix}.x4yqbv.ng.0001.euc1.cache.amazonaws.com`,
+    serverless: `s1${suffix}-x4yqbv.serverless.euc1.cache.amazonaws.com`
+  }
+}
+
+export const ids = labIds()
+export const endpoints = labEndpoints()
 
 export interface Lab {
   securityGroups: SecurityGroup[]
@@ -40,12 +52,11 @@ export interface Lab {
 }
 
 const everything = { IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }
-const fromApp = (port: number) => ({ IpProtocol: 'tcp', FromPort: port, ToPort: port, UserIdGroupPairs: [{ GroupId: ids.appGroup }] })
 
 // A network ACL as the VPC creates it: everything allowed both ways (rule 100), then the "*" rule
 // 32767 that denies what no rule allowed.
 // https://docs.aws.amazon.com/vpc/latest/userguide/default-network-acl.html
-export function openAcl (aclId: string, subnetIds: string[], vpcId = ids.vpc): NetworkAcl {
+export function openAcl (aclId: string, subnetIds: string[], vpcId = baseIds.vpc): NetworkAcl {
   return {
     NetworkAclId: aclId,
     VpcId: vpcId,
@@ -57,7 +68,11 @@ export function openAcl (aclId: string, subnetIds: string[], vpcId = ids.vpc): N
   }
 }
 
-export function lab (): Lab {
+export function lab (tag = ''): Lab {
+  const ids = labIds(tag)
+  const endpoints = labEndpoints(tag)
+  const suffix = tag ? `-${tag}` : ''
+  const fromApp = (port: number) => ({ IpProtocol: 'tcp', FromPort: port, ToPort: port, UserIdGroupPairs: [{ GroupId: ids.appGroup }] })
   const subnetGroup = (name: string) => ({ DBSubnetGroupName: name, VpcId: ids.vpc, Subnets: [ids.dataSubnetA, ids.dataSubnetB].map(SubnetIdentifier => ({ SubnetIdentifier })) })
   return {
     securityGroups: [
@@ -70,54 +85,54 @@ export function lab (): Lab {
       { SubnetId: ids.dataSubnetA, VpcId: ids.vpc, CidrBlock: '10.0.2.0/24', AvailabilityZone: 'eu-central-1a' },
       { SubnetId: ids.dataSubnetB, VpcId: ids.vpc, CidrBlock: '10.0.3.0/24', AvailabilityZone: 'eu-central-1b' }
     ],
-    networkAcls: [openAcl(ids.defaultAcl, [ids.instanceSubnet, ids.dataSubnetA, ids.dataSubnetB])],
+    networkAcls: [openAcl(ids.defaultAcl, [ids.instanceSubnet, ids.dataSubnetA, ids.dataSubnetB], ids.vpc)],
     dbInstances: [
       {
-        DBInstanceIdentifier: 'database-1',
+        DBInstanceIdentifier: `database-1${suffix}`,
         DBInstanceStatus: 'available',
         Endpoint: { Address: endpoints.database, Port: 3306 },
-        DBSubnetGroup: subnetGroup('suai-db'),
+        DBSubnetGroup: subnetGroup(`suai-db${suffix}`),
         VpcSecurityGroups: [{ VpcSecurityGroupId: ids.dbGroup }],
         PubliclyAccessible: false
       },
       {
-        DBInstanceIdentifier: 'aurora-1-instance-1',
+        DBInstanceIdentifier: `aurora-1${suffix}-instance-1`,
         DBInstanceStatus: 'available',
-        Endpoint: { Address: 'aurora-1-instance-1.c9akciq32lmn.eu-central-1.rds.amazonaws.com', Port: 3306 },
-        DBSubnetGroup: subnetGroup('suai-db'),
+        Endpoint: { Address: `aurora-1${suffix}-instance-1.c9akciq32lmn.eu-central-1.rds.amazonaws.com`, Port: 3306 },
+        DBSubnetGroup: subnetGroup(`suai-db${suffix}`),
         VpcSecurityGroups: [{ VpcSecurityGroupId: ids.dbGroup }],
         PubliclyAccessible: false,
-        DBClusterIdentifier: 'aurora-1'
+        DBClusterIdentifier: `aurora-1${suffix}`
       }
     ],
     dbClusters: [{
-      DBClusterIdentifier: 'aurora-1',
+      DBClusterIdentifier: `aurora-1${suffix}`,
       Status: 'available',
       Endpoint: endpoints.aurora,
       ReaderEndpoint: endpoints.aurora.replace('.cluster-', '.cluster-ro-'),
       Port: 3306,
-      DBClusterMembers: [{ DBInstanceIdentifier: 'aurora-1-instance-1', IsClusterWriter: true }]
+      DBClusterMembers: [{ DBInstanceIdentifier: `aurora-1${suffix}-instance-1`, IsClusterWriter: true }]
     }],
     replicationGroups: [{
-      ReplicationGroupId: 'r1',
+      ReplicationGroupId: `r1${suffix}`,
       Status: 'available',
       NodeGroups: [{
         PrimaryEndpoint: { Address: endpoints.redis, Port: 6379 },
         ReaderEndpoint: { Address: endpoints.redis.replace('.ng.', '-ro.'), Port: 6379 },
-        NodeGroupMembers: [{ ReadEndpoint: { Address: 'r1-001.x4yqbv.0001.euc1.cache.amazonaws.com', Port: 6379 } }]
+        NodeGroupMembers: [{ ReadEndpoint: { Address: `r1${suffix}-001.x4yqbv.0001.euc1.cache.amazonaws.com`, Port: 6379 } }]
       }],
-      MemberClusters: ['r1-001', 'r1-002'],
+      MemberClusters: [`r1${suffix}-001`, `r1${suffix}-002`],
       TransitEncryptionEnabled: false,
       AuthTokenEnabled: false,
       ClusterEnabled: false
     }],
-    cacheClusters: ['r1-001', 'r1-002'].map(CacheClusterId => ({ CacheClusterId, CacheSubnetGroupName: 'suai-cache', SecurityGroups: [{ SecurityGroupId: ids.cacheGroup }] })),
-    cacheSubnetGroups: [{ CacheSubnetGroupName: 'suai-cache', VpcId: ids.vpc, Subnets: [ids.dataSubnetA, ids.dataSubnetB].map(SubnetIdentifier => ({ SubnetIdentifier })) }],
+    cacheClusters: [`r1${suffix}-001`, `r1${suffix}-002`].map(CacheClusterId => ({ CacheClusterId, CacheSubnetGroupName: `suai-cache${suffix}`, SecurityGroups: [{ SecurityGroupId: ids.cacheGroup }] })),
+    cacheSubnetGroups: [{ CacheSubnetGroupName: `suai-cache${suffix}`, VpcId: ids.vpc, Subnets: [ids.dataSubnetA, ids.dataSubnetB].map(SubnetIdentifier => ({ SubnetIdentifier })) }],
     serverlessCaches: [{
-      ServerlessCacheName: 's1',
+      ServerlessCacheName: `s1${suffix}`,
       Status: 'available',
       Endpoint: { Address: endpoints.serverless, Port: 6379 },
-      ReaderEndpoint: { Address: endpoints.serverless.replace('s1-', 's1-ro-'), Port: 6380 },
+      ReaderEndpoint: { Address: endpoints.serverless.replace('-x4yqbv', '-ro-x4yqbv'), Port: 6380 },
       SecurityGroupIds: [ids.cacheGroup],
       SubnetIds: [ids.dataSubnetA, ids.dataSubnetB]
     }]
