@@ -1,8 +1,10 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { DESCRIBE_STATEMENT } from '../lib/describe.ts'
+import { DESCRIBE_ACTIONS, DESCRIBE_STATEMENT } from '../lib/describe.ts'
 import { createLookup } from '../lib/lookup.ts'
-import { buildApp } from './helper.ts'
+import { buildApp, root } from './helper.ts'
 import { closedPort, startAws, startDns, type AwsFixture, type DnsHandle, type PortHandle } from './harness/index.ts'
 import { lab, labEndpoints, labIds } from './harness/aws-lab.ts'
 import { identity, imdsEnv, startImds } from './imds-fixture.ts'
@@ -106,4 +108,12 @@ test('not on EC2 (metadata disabled): the failure is answered as before, with no
   assert.equal(result.stage, 'connect')
   assert.equal(result.details.instance, undefined)
   assert.equal(result.details.pinpoint, undefined)
+})
+
+test('the CloudFormation template\'s role allows exactly the calls pinpointing makes', async () => {
+  const template = JSON.parse(await readFile(join(root, 'deploy/suaicloudapp.template.json'), 'utf8'))
+  const role = Object.values(template.Resources as Record<string, { Type: string, Properties: any }>).find(r => r.Type === 'AWS::IAM::Role')
+  const statement = role?.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement).find((s: any) => s.Sid === 'Pinpoint')
+  assert.deepEqual([statement.Action].flat().sort(), [...DESCRIBE_ACTIONS].sort())
+  assert.equal(statement.Resource, DESCRIBE_STATEMENT.Resource)
 })
