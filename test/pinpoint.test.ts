@@ -117,3 +117,10 @@ test('the CloudFormation template\'s role allows exactly the calls pinpointing m
   assert.deepEqual([statement.Action].flat().sort(), [...DESCRIBE_ACTIONS].sort())
   assert.equal(statement.Resource, DESCRIBE_STATEMENT.Resource)
 })
+
+test('README\'s statement for hand-made roles is the one the hint gives', async () => {
+  const readme = await readFile(join(root, 'README.md'), 'utf8')
+  const section = readme.split('### Pinpoint: which rule to change')[1]?.split('\n### ')[0] ?? ''
+  const statement = JSON.parse(/```json\n([^`]+)```/.exec(section)?.[1] ?? 'null')
+  assert.deepEqual({ ...statement, Sid: undefined }, { ...DESCRIBE_STATEMENT, Sid: undefined })
+})
