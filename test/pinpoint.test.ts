@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { DESCRIBE_ACTIONS, DESCRIBE_STATEMENT } from '../lib/describe.ts'
 import { createLookup } from '../lib/lookup.ts'
-import { buildApp, root } from './helper.ts'
+import { buildApp, cleanEnv, root, runCli, workDir } from './helper.ts'
 import { closedPort, startAws, startDns, type AwsFixture, type DnsHandle, type PortHandle } from './harness/index.ts'
 import { lab, labEndpoints, labIds } from './harness/aws-lab.ts'
 import { identity, imdsEnv, startImds } from './imds-fixture.ts'
@@ -50,12 +50,20 @@ dbname = 'app'
 tls = 'off'
 `
 
-// The app as it runs on an instance of the lab tagged `tag`: its metadata service, AWS's APIs.
+// The app as it runs on an instance of the lab tagged `tag`, asked /database.
 async function onInstance (t: Parameters<typeof buildApp>[0], host: string, tag: string) {
+  const { fastify } = await buildApp(t, databaseToml(host), await instanceEnv(t, tag), { lookup: createLookup([dns.server]) })
+  const json = (await fastify.inject('/database?format=json')).json()
+  const text = (await fastify.inject('/database')).body
+  return { json, text }
+}
+
+// The environment of an instance of the lab tagged `tag`: its own metadata service, AWS's APIs.
+async function instanceEnv (t: Parameters<typeof buildApp>[0], tag: string): Promise<NodeJS.ProcessEnv> {
   const ids = labIds(tag)
   const own = await startImds({ network: { vpcId: ids.vpc, subnetId: ids.instanceSubnet, securityGroupIds: [ids.appGroup] } })
   t.after(() => own.stop())
-  const env = {
+  return {
     ...imdsEnv(own.endpoint),
     AWS_ACCESS_KEY_ID: 'AKIAFIXTURE000000001',
     AWS_SECRET_ACCESS_KEY: 'fixture-secret',
@@ -63,10 +71,6 @@ async function onInstance (t: Parameters<typeof buildApp>[0], host: string, tag:
     AWS_ENDPOINT_URL_RDS: aws.endpoint,
     AWS_ENDPOINT_URL_ELASTICACHE: aws.endpoint
   }
-  const { fastify } = await buildApp(t, databaseToml(host), env, { lookup: createLookup([dns.server]) })
-  const json = (await fastify.inject('/database?format=json')).json()
-  const text = (await fastify.inject('/database')).body
-  return { json, text }
 }
 
 test('the database\'s security group has no inbound rule: /database names it, this instance\'s group and the console path', async t => {
@@ -100,6 +104,14 @@ test('a host no RDS instance has: the details say so, the hint is the symptom\'s
   assert.equal(json.details.pinpoint, 'no RDS instance or Aurora cluster this role can see has the endpoint 127.0.0.1: is [database] host copied from this account and region?')
   assert.match(json.hint, /^nothing listens on 127\.0\.0\.1:\d+/)
   assert.equal(json.details.instance.instanceId, identity.instanceId)
+})
+
+test('check (the executable when SUAI_TEST_BIN names it) loads the SDK clients and asks AWS on a failed connection', async t => {
+  const cwd = await workDir(databaseToml('127.0.0.1'))
+  const { code, stdout } = await runCli(['check', '--json'], { cwd, env: cleanEnv(await instanceEnv(t, tags.open)) })
+  assert.equal(code, 1, stdout)
+  const [database] = JSON.parse(stdout)
+  assert.equal(database.details.pinpoint, 'no RDS instance or Aurora cluster this role can see has the endpoint 127.0.0.1: is [database] host copied from this account and region?')
 })
 
 test('not on EC2 (metadata disabled): the failure is answered as before, with nothing added', async t => {
