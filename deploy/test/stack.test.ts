@@ -188,7 +188,7 @@ describe('data', () => {
 })
 
 describe('compute', () => {
-  test('IAM: a role only when no instance profile is given, limited to the bucket and the table, and the audit\'s read-only calls', () => {
+  test('IAM: a role only when no instance profile is given, limited to the bucket and the table, read-only Describe* for pinpointing, and the audit\'s read-only calls', () => {
     const [roleId, role] = only('AWS::IAM::Role')
     const [profileId, profile] = only('AWS::IAM::InstanceProfile')
     assert.equal(role.Condition, 'CreateInstanceRole')
@@ -201,6 +201,15 @@ describe('compute', () => {
 
     const bucketArn = { 'Fn::GetAtt': [bucketId, 'Arn'] }
     const all = role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)
+    const pinpoint = all.find((s: any) => s.Sid === 'Pinpoint')
+    assert.deepEqual([pinpoint.Action].flat().sort(), [
+      'ec2:DescribeNetworkAcls', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets',
+      'elasticache:DescribeCacheClusters', 'elasticache:DescribeCacheSubnetGroups', 'elasticache:DescribeReplicationGroups', 'elasticache:DescribeServerlessCaches',
+      'rds:DescribeDBClusters', 'rds:DescribeDBInstances'
+    ])
+    // Describe* takes no resource-level ARN: "*" is the only resource they can be granted on.
+    assert.equal(pinpoint.Resource, '*')
+    assert.ok([pinpoint.Action].flat().every((a: string) => /^(ec2|rds|elasticache):Describe[A-Za-z]+$/.test(a)), 'read-only')
     // The audit's read-only statements: the bucket's settings on the bucket, the load
     // balancer's and the Auto Scaling group's Describe* on "*" (they take no resource ARN).
     const auditBucket = all.find((s: any) => s.Sid === 'AuditBucket')
@@ -210,10 +219,9 @@ describe('compute', () => {
     assert.deepEqual(auditBalancing.Action, ['elasticloadbalancing:DescribeTargetGroups', 'elasticloadbalancing:DescribeTargetHealth', 'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeAutoScalingGroups'])
     assert.equal(auditBalancing.Resource, '*')
     assert.ok(auditBalancing.Action.every((a: string) => /^[a-z]+:Describe[A-Za-z]+$/.test(a)), 'read-only')
-    const statements = all.filter((s: any) => !['AuditBucket', 'AuditLoadBalancing'].includes(s.Sid))
-    const actions = statements.flatMap((s: any) => [s.Action].flat()).sort()
-    assert.deepEqual(actions, ['dynamodb:DeleteItem', 'dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:PutItem', 's3:GetObject', 's3:ListBucket'])
-    for (const s of statements) {
+    const scoped = all.filter((s: any) => ![pinpoint, auditBucket, auditBalancing].includes(s))
+    assert.deepEqual(scoped.flatMap((s: any) => [s.Action].flat()).sort(), ['dynamodb:DeleteItem', 'dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:PutItem', 's3:GetObject', 's3:ListBucket'])
+    for (const s of scoped) {
       assert.equal(s.Effect, 'Allow')
       assert.ok(!JSON.stringify(s.Action).includes('*'), 'no wildcard action')
       const expected = [s.Action].flat().every((a: string) => a.startsWith('dynamodb:'))
