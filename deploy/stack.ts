@@ -215,12 +215,17 @@ export class SuaiCloudAppStack extends Stack {
             new iam.PolicyStatement({ sid: 'ListBucket', actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
             new iam.PolicyStatement({ sid: 'ReadObjects', actions: ['s3:GetObject'], resources: [bucket.arnForObjects('*')] }),
             // Read-only, for the audit (suaicloudapp audit, GET /audit): is the bucket private,
-            // which target groups hold this instance and how healthy, where the Auto Scaling
-            // group runs. ELBv2's and Auto Scaling's Describe* take no resource-level ARN.
+            // which target groups hold this instance and how healthy, the load balancer's
+            // security groups, where the Auto Scaling group runs, whether the cache's subnets
+            // route to an internet gateway (with pinpoint's Describe* below). Describe* take no
+            // resource-level ARN.
             new iam.PolicyStatement({ sid: 'AuditBucket', actions: ['s3:GetBucketPublicAccessBlock', 's3:GetBucketPolicyStatus'], resources: [bucket.bucketArn] }),
             new iam.PolicyStatement({
-              sid: 'AuditLoadBalancing',
-              actions: ['elasticloadbalancing:DescribeTargetGroups', 'elasticloadbalancing:DescribeTargetHealth', 'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeAutoScalingGroups'],
+              sid: 'AuditDescribe',
+              actions: [
+                'elasticloadbalancing:DescribeTargetGroups', 'elasticloadbalancing:DescribeTargetHealth', 'elasticloadbalancing:DescribeLoadBalancers',
+                'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeAutoScalingGroups', 'ec2:DescribeRouteTables'
+              ],
               resources: ['*']
             }),
             new iam.PolicyStatement({

@@ -1,3 +1,5 @@
+import { allows, toRange, type IpPermission, type Range, type RouteTable, type SecurityGroup, type Subnet } from './pinpoint.ts'
+
 // The audit: the course's own instructions held against what AWS says about the environment.
 // Pure: it turns read-only facts (what a Describe/Get call answered, or that it was denied)
 // into one row per instruction, each with the evidence and the change to make. The calls are
@@ -348,5 +350,170 @@ export function probeRow ({ serving, now, uptimeSeconds, probes }: ProbeFacts): 
       ? `no GET /health for ${Math.round((now - latest.last) / 1000)} s; earlier from ${from}`
       : `no GET /health in the ${uptimeSeconds} s since the server started`,
     fix: 'behind a load balancer, its probes do not reach this instance: the instance\'s security group must admit the load balancer\'s security group on [server] port, and the target group must check /health on that port; without a load balancer this row says nothing'
+  }
+}
+
+// --- The network: the database, the cache and this instance's port (over describe outputs) ---
+
+// Open to the world: a rule that admits TCP `port` from 0.0.0.0/0 or ::/0.
+const WORLD: Range = [0, 2 ** 32 - 1]
+export function openToWorld (rules: IpPermission[] | undefined, port: number): boolean {
+  const v6AsV4 = (rules ?? []).filter(rule => (rule.Ipv6Ranges ?? []).some(range => range.CidrIpv6 === '::/0'))
+    .map(rule => ({ ...rule, IpRanges: [{ CidrIp: '0.0.0.0/0' }], UserIdGroupPairs: [] }))
+  return allows(rules, port, [], WORLD) || allows(v6AsV4, port, [], WORLD)
+}
+
+// The groups among `ids` that admit `port` from the world, with the CIDR that does.
+function worldOpen (groups: SecurityGroup[], ids: string[], port: number): string[] {
+  return groups.filter(group => ids.includes(group.GroupId ?? '') && openToWorld(group.IpPermissions, port)).map(group => group.GroupId ?? '?')
+}
+
+export interface DatabaseFacts {
+  host: string
+  port: number
+  // The RDS instance whose endpoint is [database] host (or the writer of the Aurora cluster);
+  // null when no instance or cluster has it.
+  database: Fact<{ id: string, publiclyAccessible: boolean, port: number, securityGroupIds: string[] } | null>
+  securityGroups: Fact<SecurityGroup[]>
+}
+
+export function databasePrivateRow (facts: DatabaseFacts): AuditRow {
+  const id = 'database-private'
+  const instruction = 'the database is reachable only inside the VPC: not publicly accessible, its security groups open to no 0.0.0.0/0 or ::/0'
+  if (!('value' in facts.database)) return unknownFrom(id, instruction, facts.database)
+  const db = facts.database.value
+  if (!db) return { id, instruction, status: 'unknown', evidence: `no RDS instance or Aurora cluster of this account and region has the endpoint ${facts.host}` }
+  const port = db.port || facts.port
+  const problems: string[] = []
+  const fixes: string[] = []
+  if (db.publiclyAccessible) {
+    problems.push(`${db.id} is publicly accessible`)
+    fixes.push(`RDS → Databases → ${db.id} → Modify → Connectivity → Additional configuration → Not publicly accessible`)
+  }
+  if (!('value' in facts.securityGroups)) {
+    if (problems.length === 0) return unknownFrom(id, instruction, facts.securityGroups)
+  } else {
+    const open = worldOpen(facts.securityGroups.value, db.securityGroupIds, port)
+    if (open.length > 0) {
+      problems.push(`${open.join(', ')} admit${open.length === 1 ? 's' : ''} TCP ${port} from anywhere (0.0.0.0/0 or ::/0)`)
+      fixes.push(`EC2 → Security groups → ${open[0]} → Edit inbound rules: delete the rule with source 0.0.0.0/0 (or ::/0) on ${port}, keep the one from the instances' security group`)
+    }
+  }
+  const groups = db.securityGroupIds.join(', ') || 'none'
+  if (problems.length === 0) return { id, instruction, status: 'pass', evidence: `${db.id}: not publicly accessible; ${groups} open no port ${port} to the world` }
+  return { id, instruction, status: 'fail', evidence: `${problems.join('; ')} (security groups ${groups})`, fix: fixes.join('; ') }
+}
+
+export interface CacheFacts {
+  host: string
+  // The replication group or serverless cache whose endpoint is [redis] host.
+  cache: Fact<{ kind: string, id: string, vpcId?: string, subnetIds: string[], securityGroupIds: string[], port?: number } | null>
+  subnets: Fact<Subnet[]>
+  routeTables: Fact<RouteTable[]>
+  securityGroups: Fact<SecurityGroup[]>
+  // Where the instances run: the Auto Scaling group's zones, else this instance's.
+  zones: string[]
+  zonesFrom: string
+}
+
+// The route table a subnet uses: its own association, else the VPC's main table.
+// https://docs.aws.amazon.com/vpc/latest/userguide/RouteTables.html#subnet-route-tables
+export function routeTableOf (subnetId: string, tables: RouteTable[]): RouteTable | undefined {
+  return tables.find(table => (table.Associations ?? []).some(a => a.SubnetId === subnetId)) ??
+    tables.find(table => (table.Associations ?? []).some(a => a.Main))
+}
+
+const internetGateway = (table: RouteTable | undefined) => (table?.Routes ?? []).find(route => route.GatewayId?.startsWith('igw-'))
+
+export function cacheRows (facts: CacheFacts): AuditRow[] {
+  const subnetsId = 'cache-subnets'
+  const subnetsInstruction = `the Redis cache is in private subnets of every Availability Zone the instances use (${facts.zones.join(', ') || 'unknown'}, from ${facts.zonesFrom})`
+  const openId = 'cache-open'
+  const openInstruction = 'the Redis cache\'s security groups are open to no 0.0.0.0/0 or ::/0'
+  if (!('value' in facts.cache)) return [unknownFrom(subnetsId, subnetsInstruction, facts.cache), unknownFrom(openId, openInstruction, facts.cache)]
+  const cache = facts.cache.value
+  if (!cache) {
+    const evidence = `no ElastiCache replication group or serverless cache of this account and region has the endpoint ${facts.host}`
+    return [{ id: subnetsId, instruction: subnetsInstruction, status: 'unknown', evidence }, { id: openId, instruction: openInstruction, status: 'unknown', evidence }]
+  }
+  const name = `${cache.kind} ${cache.id}`
+  const rows: AuditRow[] = []
+
+  if (!('value' in facts.subnets)) rows.push(unknownFrom(subnetsId, subnetsInstruction, facts.subnets))
+  else if (!('value' in facts.routeTables)) rows.push(unknownFrom(subnetsId, subnetsInstruction, facts.routeTables))
+  else {
+    const subnets = facts.subnets.value.filter(subnet => cache.subnetIds.includes(subnet.SubnetId ?? ''))
+    const tables = facts.routeTables.value
+    const publicOnes = subnets.map(subnet => ({ subnet, table: routeTableOf(subnet.SubnetId ?? '', tables) }))
+      .filter(({ table }) => internetGateway(table))
+    const covered = new Set(subnets.map(subnet => subnet.AvailabilityZone))
+    const missing = facts.zones.filter(zone => !covered.has(zone))
+    const evidence = `${name} is in ${subnets.map(subnet => `${subnet.SubnetId} (${subnet.AvailabilityZone})`).join(', ') || 'no subnet described'}` +
+      (publicOnes.length > 0 ? `; ${publicOnes.map(({ subnet, table }) => `${subnet.SubnetId} routes to ${internetGateway(table)?.GatewayId} (${table?.RouteTableId})`).join(', ')}` : '; no subnet routes to an internet gateway') +
+      (missing.length > 0 ? `; none in ${missing.join(', ')}` : '')
+    const fixes: string[] = []
+    if (publicOnes.length > 0) fixes.push(`use private subnets only: ElastiCache → Subnet groups → the cache's group → Edit: replace ${publicOnes.map(({ subnet }) => subnet.SubnetId).join(', ')} with subnets whose route table has no route to an internet gateway`)
+    if (missing.length > 0) fixes.push(`add a private subnet of ${missing.join(' and ')} to the cache's subnet group (ElastiCache → Subnet groups → Edit), and a replica there`)
+    rows.push(fixes.length === 0
+      ? { id: subnetsId, instruction: subnetsInstruction, status: 'pass', evidence }
+      : { id: subnetsId, instruction: subnetsInstruction, status: 'fail', evidence, fix: fixes.join('; ') })
+  }
+
+  if (!('value' in facts.securityGroups)) rows.push(unknownFrom(openId, openInstruction, facts.securityGroups))
+  else {
+    const port = cache.port ?? 6379
+    const open = worldOpen(facts.securityGroups.value, cache.securityGroupIds, port)
+    rows.push(open.length === 0
+      ? { id: openId, instruction: openInstruction, status: 'pass', evidence: `${name}: ${cache.securityGroupIds.join(', ') || 'no group'} open no port ${port} to the world` }
+      : {
+          id: openId,
+          instruction: openInstruction,
+          status: 'fail',
+          evidence: `${open.join(', ')} (on ${name}) admit${open.length === 1 ? 's' : ''} TCP ${port} from anywhere`,
+          fix: `EC2 → Security groups → ${open[0]} → Edit inbound rules: replace the source 0.0.0.0/0 (or ::/0) with the instances' security group`
+        })
+  }
+  return rows
+}
+
+export interface AppPortFacts {
+  port: number
+  // This instance's security groups (IMDS); null off EC2.
+  instanceGroupIds: string[] | null
+  // The load balancer in front of the target groups this instance is in: its security groups
+  // and its subnets' CIDRs; null when the instance is in no target group.
+  balancer: Fact<{ name: string, securityGroupIds: string[], subnetCidrs: string[] } | null>
+  securityGroups: Fact<SecurityGroup[]>
+}
+
+export function appPortRow (facts: AppPortFacts): AuditRow {
+  const id = 'app-port'
+  const instruction = `this instance's security groups admit TCP ${facts.port} ([server] port) from the load balancer`
+  if (!facts.instanceGroupIds) return { id, instruction, status: 'unknown', evidence: 'not on EC2 (no security groups from the metadata service)' }
+  if (!('value' in facts.balancer)) return unknownFrom(id, instruction, facts.balancer)
+  const balancer = facts.balancer.value
+  if (!balancer) return { id, instruction, status: 'unknown', evidence: 'this instance is in no target group: no load balancer to admit' }
+  const described = facts.securityGroups
+  if (!('value' in described)) return unknownFrom(id, instruction, described)
+  const own = facts.instanceGroupIds.map(groupId => described.value.find(group => group.GroupId === groupId) ?? { GroupId: groupId })
+  // From the balancer's groups (rules by source group only), or from CIDRs that cover each of
+  // its subnets (rules by CIDR only).
+  const bySource = balancer.securityGroupIds.length > 0 &&
+    own.some(group => allows((group.IpPermissions ?? []).map(rule => ({ ...rule, IpRanges: [] })), facts.port, balancer.securityGroupIds, WORLD))
+  const byCidr = balancer.subnetCidrs.length > 0 && balancer.subnetCidrs.every(cidr => {
+    const range = toRange(cidr)
+    return range !== undefined && own.some(group => allows((group.IpPermissions ?? []).map(rule => ({ ...rule, UserIdGroupPairs: [] })), facts.port, [], range))
+  })
+  const groups = facts.instanceGroupIds.join(', ')
+  const lbGroups = balancer.securityGroupIds.join(', ') || 'none'
+  if (bySource || byCidr) {
+    return { id, instruction, status: 'pass', evidence: `${groups} (this instance) admit${facts.instanceGroupIds.length === 1 ? 's' : ''} TCP ${facts.port} from ${bySource ? lbGroups : balancer.subnetCidrs.join(', ')} (load balancer ${balancer.name})` }
+  }
+  return {
+    id,
+    instruction,
+    status: 'fail',
+    evidence: `${groups} (this instance) ${facts.instanceGroupIds.length === 1 ? 'has' : 'have'} no inbound rule for TCP ${facts.port} from ${lbGroups} (load balancer ${balancer.name}) or from its subnets ${balancer.subnetCidrs.join(', ') || '(unknown)'}`,
+    fix: `EC2 → Security groups → ${facts.instanceGroupIds[0]} → Edit inbound rules → Add rule: Custom TCP, port ${facts.port}, source ${balancer.securityGroupIds[0] ?? 'the load balancer\'s security group'}: without it the health checks time out (Target.Timeout) and the Auto Scaling group replaces the instances`
   }
 }

@@ -1,7 +1,7 @@
 import { clientOptions } from './aws.ts'
 import type { BackendDeps } from './backend.ts'
 import type {
-  CacheCluster, CacheSubnetGroup, DBCluster, DBInstance, NetworkAcl, ReplicationGroup, SecurityGroup, ServerlessCache, Subnet
+  CacheCluster, CacheSubnetGroup, DBCluster, DBInstance, NetworkAcl, ReplicationGroup, RouteTable, SecurityGroup, ServerlessCache, Subnet
 } from './pinpoint.ts'
 
 // The read-only Describe* calls that tell what guards a database or a cache: EC2 (security
@@ -22,13 +22,17 @@ export const DESCRIBE_ACTIONS = [
 
 export type DescribeAction = typeof DESCRIBE_ACTIONS[number]
 
+// What the audit reads besides (plugins/audit.ts): whether a cache's subnets route to an
+// internet gateway.
+export type AuditDescribeAction = 'ec2:DescribeRouteTables'
+
 // The policy statement that allows them all, for a hint and for the README.
 export const DESCRIBE_STATEMENT = { Effect: 'Allow', Action: [...DESCRIBE_ACTIONS], Resource: '*' }
 
 // A call AWS refused for want of permission: EC2 says UnauthorizedOperation, RDS and
 // ElastiCache AccessDenied.
 export class DescribeDenied extends Error {
-  constructor (readonly action: DescribeAction, message: string) {
+  constructor (readonly action: DescribeAction | AuditDescribeAction, message: string) {
     super(message)
   }
 }
@@ -45,7 +49,7 @@ export function createDescriber (deps: BackendDeps) {
     elasticache: new sdk.ElastiCacheClient(clientOptions(endpointFor('ELASTICACHE'), deps))
   })))
 
-  async function call<T> (action: DescribeAction, send: () => Promise<T>): Promise<T> {
+  async function call<T> (action: DescribeAction | AuditDescribeAction, send: () => Promise<T>): Promise<T> {
     try {
       return await send()
     } catch (err) {
@@ -69,6 +73,12 @@ export function createDescriber (deps: BackendDeps) {
       const { ec2, sdk } = await made()
       const Filters = [{ Name: 'association.subnet-id', Values: subnetIds }]
       return (await call('ec2:DescribeNetworkAcls', () => ec2.send(new sdk.DescribeNetworkAclsCommand({ Filters }), { abortSignal }))).NetworkAcls ?? []
+    },
+    // Every route table of a VPC: a subnet uses the one associated with it, else the main one.
+    async routeTables (vpcId: string, abortSignal: AbortSignal): Promise<RouteTable[]> {
+      const { ec2, sdk } = await made()
+      const Filters = [{ Name: 'vpc-id', Values: [vpcId] }]
+      return (await call('ec2:DescribeRouteTables', () => ec2.send(new sdk.DescribeRouteTablesCommand({ Filters }), { abortSignal }))).RouteTables ?? []
     },
     async dbInstances (abortSignal: AbortSignal): Promise<DBInstance[]> {
       const { rds, sdk } = await made()

@@ -12,6 +12,7 @@ export interface IpPermission {
   FromPort?: number
   ToPort?: number
   IpRanges?: Array<{ CidrIp?: string }>
+  Ipv6Ranges?: Array<{ CidrIpv6?: string }>
   UserIdGroupPairs?: Array<{ GroupId?: string }>
 }
 export interface SecurityGroup {
@@ -28,6 +29,14 @@ export interface Subnet {
   VpcId?: string
   CidrBlock?: string
   AvailabilityZone?: string
+}
+
+// EC2 DescribeRouteTables: RouteTables[] (read by the audit: is a subnet public?)
+export interface RouteTable {
+  RouteTableId?: string
+  VpcId?: string
+  Associations?: Array<{ SubnetId?: string, Main?: boolean }>
+  Routes?: Array<{ DestinationCidrBlock?: string, DestinationIpv6CidrBlock?: string, GatewayId?: string, NatGatewayId?: string, State?: string }>
 }
 
 // EC2 DescribeNetworkAcls: NetworkAcls[]
@@ -319,7 +328,7 @@ function placesOf ({ target, subnets, targetIp }: PinpointInput): Array<{ subnet
 
 // A security group admits what any one of its rules admits: TCP on `port`, from (or to) one of
 // `groups` or a CIDR that contains `range`.
-function allows (rules: IpPermission[] | undefined, port: number, groups: string[], range: Range): boolean {
+export function allows (rules: IpPermission[] | undefined, port: number, groups: string[], range: Range): boolean {
   return (rules ?? []).some(rule => {
     const anyProtocol = rule.IpProtocol === '-1'
     if (!anyProtocol && rule.IpProtocol !== 'tcp' && rule.IpProtocol !== '6') return false
@@ -375,9 +384,9 @@ function aclBlock (denial: AclDenial, direction: 'inbound' | 'outbound', what: s
 }
 
 // IPv4 only: this instance's address and the rules that match it are IPv4.
-type Range = [start: number, end: number]
+export type Range = [start: number, end: number]
 
-function toRange (cidr: string | undefined): Range | undefined {
+export function toRange (cidr: string | undefined): Range | undefined {
   const match = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr ?? '')
   if (!match) return undefined
   const [a, b, c, d, bits] = match.slice(1).map(Number)

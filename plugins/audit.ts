@@ -2,12 +2,16 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { clientOptions } from '../lib/aws.ts'
 import {
-  autoScalingRow, bucketPrivateRow, overallStatus, probeRow, tableKeyRow, targetGroupRows, targetHealthRows,
+  appPortRow, autoScalingRow, autoScalingZones, bucketPrivateRow, cacheRows, databasePrivateRow, overallStatus, probeRow, tableKeyRow, targetGroupRows, targetHealthRows,
   type AuditReport, type AuditRow, type AutoScalingFacts, type Fact, type PublicAccessBlock, type Registration
 } from '../lib/audit.ts'
+import { createDescriber, DescribeDenied } from '../lib/describe.ts'
+import { databaseTarget, findReplicationGroup, findServerlessCache, replicationGroupTarget, serverlessCacheTarget, type SecurityGroup, type Subnet } from '../lib/pinpoint.ts'
 import type { BackendDeps } from '../lib/backend.ts'
 import type { Static } from '@sinclair/typebox'
 import { keySchemaProblem, type DynamodbSection } from './dynamodb.ts'
+import type { DatabaseSection } from './database.ts'
+import type { RedisSection } from './redis.ts'
 import type { S3Section } from './s3.ts'
 
 declare module 'fastify' {
@@ -30,7 +34,10 @@ export const AUDIT_ACTIONS = [
   's3:GetBucketPublicAccessBlock', 's3:GetBucketPolicyStatus',
   'dynamodb:DescribeTable',
   'elasticloadbalancing:DescribeTargetGroups', 'elasticloadbalancing:DescribeTargetHealth',
-  'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeAutoScalingGroups'
+  'elasticloadbalancing:DescribeLoadBalancers',
+  'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeAutoScalingGroups',
+  // Besides pinpoint's Describe* (lib/describe.ts DESCRIBE_ACTIONS), which the audit reuses:
+  'ec2:DescribeRouteTables'
 ] as const
 
 // AWS's answers to a call the principal may not make: S3 and DynamoDB say AccessDenied(Exception),
@@ -42,6 +49,8 @@ function createAudit (fastify: FastifyInstance) {
   // The sections of config.toml the audit reads (the registry's list types them loosely).
   const s3Section = values.s3 as Static<typeof S3Section> | undefined
   const dynamodbSection = values.dynamodb as Static<typeof DynamodbSection> | undefined
+  const databaseSection = values.database as Static<typeof DatabaseSection> | undefined
+  const redisSection = values.redis as Static<typeof RedisSection> | undefined
   const { env, imds, lookup } = fastify.environment
   const deps: BackendDeps = {
     log: fastify.log.child({ audit: true }),
@@ -71,11 +80,15 @@ function createAudit (fastify: FastifyInstance) {
     }))
   }
 
+  // EC2, RDS and ElastiCache: pinpoint's read-only calls (lib/describe.ts).
+  const describer = createDescriber(deps)
+
   // One read-only call: its answer, or the action AWS refused, or what went wrong in words.
   async function read<T> (action: string, signal: AbortSignal, call: () => Promise<T>): Promise<Fact<T>> {
     try {
       return { value: await call() }
     } catch (err) {
+      if (err instanceof DescribeDenied) return { denied: err.action }
       const { name, message, $metadata } = err as { name?: string, message?: string, $metadata?: { httpStatusCode?: number } }
       if ((name && DENIED.has(name)) || $metadata?.httpStatusCode === 403) return { denied: action }
       if (signal.aborted) return { error: `${action} got no answer within the audit's budget of ${AUDIT_BUDGET_MS / 1000} s` }
@@ -116,8 +129,8 @@ function createAudit (fastify: FastifyInstance) {
 
   // The target groups this instance is registered in (by instance id, or by private IP for a
   // group of target type ip), each with this instance's health there.
-  async function loadBalancerRows (signal: AbortSignal): Promise<AuditRow[]> {
-    const { instance } = await imds.lookup()
+  async function loadBalancerFacts (signal: AbortSignal) {
+    const [{ instance }, { network }] = await Promise.all([imds.lookup(), imds.network()])
     const port = values.server.port
     let registrations: Fact<Registration[]> = { value: [] }
     if (instance) {
@@ -142,8 +155,74 @@ function createAudit (fastify: FastifyInstance) {
             }
       }
     }
-    const facts = { instanceId: instance?.instanceId ?? null, port, securityGroupIds: [], registrations }
-    return [...targetGroupRows(facts), ...targetHealthRows(facts)]
+    return { instanceId: instance?.instanceId ?? null, port, securityGroupIds: network?.securityGroupIds ?? [], instanceGroupIds: network?.securityGroupIds ?? null, registrations }
+  }
+
+  // The load balancer in front of this instance's target groups, and whether this instance's
+  // security groups admit it on [server] port.
+  async function appPort (signal: AbortSignal, facts: Awaited<ReturnType<typeof loadBalancerFacts>>): Promise<AuditRow> {
+    const { port, instanceGroupIds, registrations } = facts
+    if (!instanceGroupIds || !('value' in registrations)) return appPortRow({ port, instanceGroupIds, balancer: 'value' in registrations ? { value: null } : registrations, securityGroups: { value: [] } })
+    const arns = [...new Set(registrations.value.flatMap(({ group }) => group.LoadBalancerArns ?? []))]
+    if (arns.length === 0) return appPortRow({ port, instanceGroupIds, balancer: { value: null }, securityGroups: { value: [] } })
+    const { elb: { sdk, client } } = await (clients ??= makeClients())
+    const balancer = await read('elasticloadbalancing:DescribeLoadBalancers', signal, async () => {
+      const found = (await client.send(new sdk.DescribeLoadBalancersCommand({ LoadBalancerArns: arns }), { abortSignal: signal })).LoadBalancers?.[0]
+      const subnetIds = (found?.AvailabilityZones ?? []).flatMap(zone => zone.SubnetId ?? [])
+      const subnets: Subnet[] = subnetIds.length > 0 ? await describer.subnets(subnetIds, signal).catch(() => []) : []
+      return found ? { name: found.LoadBalancerName ?? '?', securityGroupIds: found.SecurityGroups ?? [], subnetCidrs: subnets.flatMap(subnet => subnet.CidrBlock ?? []) } : null
+    })
+    const securityGroups = await read('ec2:DescribeSecurityGroups', signal, () => describer.securityGroups(instanceGroupIds, signal))
+    return appPortRow({ port, instanceGroupIds, balancer, securityGroups })
+  }
+
+  // The network rows describe this instance's environment: off EC2 there is none to describe.
+  const notOnEc2 = (id: string, instruction: string): AuditRow => ({ id, instruction, status: 'unknown', evidence: 'not on EC2 (no network from the metadata service): the audit describes the environment of the instance it runs on' })
+
+  async function databaseRows (signal: AbortSignal): Promise<AuditRow[]> {
+    const section = databaseSection
+    if (!section) return []
+    if (!(await imds.network()).network) return [notOnEc2('database-private', 'the database is reachable only inside the VPC')]
+    const database = await read('rds:DescribeDBInstances', signal, async () => {
+      const [instances, clusters] = await Promise.all([describer.dbInstances(signal), describer.dbClusters(signal)])
+      const target = databaseTarget(section.host, instances, clusters)
+      if (!target) return null
+      // An Aurora cluster is as public as its instances.
+      const members = instances.filter(db => db.DBInstanceIdentifier === target.id || db.DBClusterIdentifier === target.id)
+      return { id: target.id, publiclyAccessible: members.some(db => db.PubliclyAccessible === true), port: target.port ?? section.port, securityGroupIds: target.securityGroupIds }
+    })
+    const groupIds = 'value' in database ? database.value?.securityGroupIds ?? [] : []
+    const securityGroups: Fact<SecurityGroup[]> = groupIds.length > 0 ? await read('ec2:DescribeSecurityGroups', signal, () => describer.securityGroups(groupIds, signal)) : { value: [] }
+    return [databasePrivateRow({ host: section.host, port: section.port, database, securityGroups })]
+  }
+
+  async function redisRows (signal: AbortSignal, zones: string[], zonesFrom: string): Promise<AuditRow[]> {
+    const section = redisSection
+    if (!section) return []
+    if (!(await imds.network()).network) return [notOnEc2('cache-subnets', 'the Redis cache is in private subnets of every Availability Zone the instances use'), notOnEc2('cache-open', 'the Redis cache\'s security groups are open to no 0.0.0.0/0 or ::/0')]
+    const cache = await read('elasticache:DescribeReplicationGroups', signal, async () => {
+      const group = findReplicationGroup(section.host, await describer.replicationGroups(signal))
+      if (group) {
+        const member = group.MemberClusters?.[0] ? await describer.cacheCluster(group.MemberClusters[0], signal) : undefined
+        const subnetGroup = member?.CacheSubnetGroupName ? await describer.cacheSubnetGroup(member.CacheSubnetGroupName, signal) : undefined
+        return replicationGroupTarget(group, member, subnetGroup)
+      }
+      const serverless = findServerlessCache(section.host, await describer.serverlessCaches(signal))
+      if (!serverless) return null
+      const subnets = await describer.subnets(serverless.SubnetIds ?? [], signal)
+      return serverlessCacheTarget(serverless, subnets)
+    })
+    const target = 'value' in cache ? cache.value : null
+    const none = { value: [] }
+    const [subnets, securityGroups] = target
+      ? await Promise.all([
+        read('ec2:DescribeSubnets', signal, () => describer.subnets(target.subnetIds, signal)),
+        read('ec2:DescribeSecurityGroups', signal, () => target.securityGroupIds.length > 0 ? describer.securityGroups(target.securityGroupIds, signal) : Promise.resolve([]))
+      ])
+      : [none, none]
+    const vpcId = target?.vpcId ?? ('value' in subnets ? subnets.value[0]?.VpcId : undefined)
+    const routeTables = target && vpcId ? await read('ec2:DescribeRouteTables', signal, () => describer.routeTables(vpcId, signal)) : none
+    return cacheRows({ host: section.host, cache, subnets, routeTables, securityGroups, zones, zonesFrom })
   }
 
   // This instance's Auto Scaling group and the zones its instances run in.
@@ -171,9 +250,21 @@ function createAudit (fastify: FastifyInstance) {
   async function run ({ serving }: { serving: boolean }): Promise<AuditReport> {
     const started = Date.now()
     const signal = AbortSignal.timeout(AUDIT_BUDGET_MS)
+    const balancing = loadBalancerFacts(signal)
+    const scaling = autoScalingFacts(signal)
+    // The zones the cache must cover: the Auto Scaling group's, else this instance's.
+    const zones = scaling.then(async facts => {
+      const fromGroup = autoScalingZones(facts)
+      if (fromGroup) return { zones: fromGroup, from: `the Auto Scaling group ${'value' in facts.group ? facts.group.value?.name : ''}` }
+      const { instance } = await imds.lookup()
+      return { zones: instance?.availabilityZone ? [instance.availabilityZone] : [], from: 'this instance' }
+    })
     const groups = await Promise.all([
-      bucketRows(signal), tableRows(signal), loadBalancerRows(signal),
-      autoScalingFacts(signal).then(facts => [autoScalingRow(facts)])
+      bucketRows(signal), tableRows(signal), databaseRows(signal),
+      zones.then(({ zones, from }) => redisRows(signal, zones, from)),
+      balancing.then(facts => [...targetGroupRows(facts), ...targetHealthRows(facts)]),
+      balancing.then(async facts => [await appPort(signal, facts)]),
+      scaling.then(facts => [autoScalingRow(facts)])
     ])
     const rows = [
       ...groups.flat(),
@@ -198,6 +289,7 @@ function createAudit (fastify: FastifyInstance) {
     async close () {
       const made = await clients?.catch(() => undefined)
       for (const { client } of made ? Object.values(made) : []) client.destroy()
+      await describer.close()
     }
   }
 }

@@ -2,10 +2,12 @@ import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { request } from 'node:http'
 import type { AuditReport, AuditRow } from '../lib/audit.ts'
+import type { DescribeAction } from '../lib/describe.ts'
 import { probeRow } from '../lib/audit.ts'
 import { buildApp, cleanEnv, configToml, runCli, workDir } from './helper.ts'
 import { LOOPBACK, startAws, type AwsFixture } from './harness/index.ts'
 import type { FixtureTargetGroup } from './harness/aws-elb.ts'
+import { endpoints, ids, lab as courseLab, type Lab as DescribedLab } from './harness/aws-lab.ts'
 import { identity, imdsEnv, startImds, type ImdsFixture } from './imds-fixture.ts'
 
 // The audit end to end: the app's real SDK clients read S3, DynamoDB, ELBv2 and Auto Scaling
@@ -17,6 +19,7 @@ const PORT = 8080
 const keys = { AWS_ACCESS_KEY_ID: 'AKIAFIXTURE000000001', AWS_SECRET_ACCESS_KEY: 'fixture-secret' }
 const TG_ARN = `arn:aws:elasticloadbalancing:${REGION}:123456789012:targetgroup/suai-targets/73e2d6bc24d8a067`
 const LB_ARN = `arn:aws:elasticloadbalancing:${REGION}:123456789012:loadbalancer/app/suai-alb/50dc6c495c0c9188`
+const LB_GROUP = 'sg-0a1b2c3d4e5f60091'
 
 let aws: AwsFixture
 let imds: ImdsFixture
@@ -61,13 +64,26 @@ interface Lab {
   zones?: string[]
   denied?: string[]
   token?: string
+  // What EC2, RDS and ElastiCache describe (test/harness/aws-lab.ts); with it config.toml gets
+  // [database] and [redis] sections naming its database and cache.
+  described?: DescribedLab
+  describeDenied?: DescribeAction
 }
 
 // A fixture of the test's own for ELBv2 and Auto Scaling (their world is per server), the shared
 // one for S3 and DynamoDB, whose scenarios are by name.
-async function auditApp (t: TestContext, { bucket = 'suai-bucket', table = 'suai-table', targetGroups = [targetGroup('suai-targets', { State: 'healthy' })], zones = ['eu-central-1a', 'eu-central-1b'], denied = [], token }: Lab = {}) {
+async function auditApp (t: TestContext, { bucket = 'suai-bucket', table = 'suai-table', targetGroups = [targetGroup('suai-targets', { State: 'healthy' })], zones = ['eu-central-1a', 'eu-central-1b'], denied = [], token, described, describeDenied }: Lab = {}) {
   const own = await startAws({ region: REGION })
   t.after(() => own.stop())
+  if (described) own.putLab(described, describeDenied)
+  // The load balancer in the instance's and the first data subnet (10.0.1.0/24, 10.0.2.0/24).
+  own.loadBalancing.loadBalancers.push({
+    LoadBalancerArn: LB_ARN,
+    LoadBalancerName: 'suai-alb',
+    VpcId: ids.vpc,
+    SecurityGroups: [LB_GROUP],
+    AvailabilityZones: [{ ZoneName: 'eu-central-1b', SubnetId: ids.instanceSubnet }, { ZoneName: 'eu-central-1a', SubnetId: ids.dataSubnetA }]
+  })
   own.loadBalancing.targetGroups.push(...targetGroups)
   own.loadBalancing.autoScalingGroups.push({
     AutoScalingGroupName: 'suai-asg',
@@ -80,9 +96,15 @@ async function auditApp (t: TestContext, { bucket = 'suai-bucket', table = 'suai
     server: { host: LOOPBACK, port: PORT, ...(token ? { admin_token: token } : {}) },
     aws: { region: REGION },
     s3: { bucket, endpoint: aws.endpoint },
-    dynamodb: { table, partition_key: 'id', endpoint: aws.endpoint }
+    dynamodb: { table, partition_key: 'id', endpoint: aws.endpoint },
+    ...(described ? { database: { host: endpoints.database, user: 'admin', dbname: 'suai' }, redis: { host: endpoints.redis } } : {})
   })
-  const env = { ...keys, ...imdsEnv(imds.endpoint), AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: own.endpoint, AWS_ENDPOINT_URL_AUTO_SCALING: own.endpoint }
+  // Every AWS API the audit reads, at this test's own fixture: never AWS, never a DNS lookup.
+  const env = {
+    ...keys,
+    ...imdsEnv(imds.endpoint),
+    ...Object.fromEntries(['ELASTIC_LOAD_BALANCING_V2', 'AUTO_SCALING', 'EC2', 'RDS', 'ELASTICACHE'].map(service => [`AWS_ENDPOINT_URL_${service}`, own.endpoint]))
+  }
   return { ...(await buildApp(t, toml, env)), own, env, toml }
 }
 
@@ -96,8 +118,10 @@ test('a course environment built as instructed: every row passes, with its evide
   const { fastify } = await auditApp(t)
   const report = await fastify.audit.run({ serving: false })
   assert.deepEqual(report.rows.map(r => [r.id, r.status]), [
-    ['bucket-private', 'pass'], ['dynamodb-key', 'pass'], ['target-group', 'pass'], ['target-health', 'pass'], ['auto-scaling', 'pass'], ['health-probes', 'unknown']
+    ['bucket-private', 'pass'], ['dynamodb-key', 'pass'], ['target-group', 'pass'], ['target-health', 'pass'], ['app-port', 'unknown'], ['auto-scaling', 'pass'], ['health-probes', 'unknown']
   ])
+  // No EC2 in this fixture's lab: the instance's groups cannot be described.
+  assert.match(row(report, 'app-port').evidence, /^ec2:DescribeSecurityGroups failed: InvalidGroup\.NotFound/)
   assert.equal(row(report, 'bucket-private').evidence, 'suai-bucket: all four public access block settings on; its policy is not public')
   assert.equal(row(report, 'dynamodb-key').evidence, 'suai-table\'s key schema: id (HASH)')
   assert.equal(row(report, 'target-group').evidence, `suai-targets: health check HTTP /health on port traffic-port (${PORT}), matcher 200; ${identity.instanceId} registered on port ${PORT}`)
@@ -136,6 +160,7 @@ test('missing permissions: each row says unknown and names the exact action to a
     ['dynamodb-key', 'dynamodb:DescribeTable'],
     ['target-group', 'elasticloadbalancing:DescribeTargetHealth'],
     ['target-health', 'elasticloadbalancing:DescribeTargetHealth'],
+    ['app-port', 'elasticloadbalancing:DescribeTargetHealth'],
     ['auto-scaling', 'autoscaling:DescribeAutoScalingInstances']
   ])
   assert.equal(row(report, 'bucket-private').fix, 'allow s3:GetBucketPublicAccessBlock on arn:aws:s3:::bucket-settings-denied in the instance role\'s policy (IAM → Roles → the instance\'s role → Add permissions); the audit only reads')
@@ -265,7 +290,7 @@ test('suaicloudapp audit: exit 1 and the table when a row fails, --json the repo
   const table = await runCli(['audit'], { cwd, env: cleanEnv(env) })
   assert.equal(table.code, 1, table.stderr)
   assert.match(table.stdout, /^STATUS {3}INSTRUCTION\nfail {5}the bucket public-bucket is private\n {9}found: the bucket policy of public-bucket makes it public/)
-  assert.match(table.stdout, /: 4 pass, 1 fail, 1 unknown\n$/)
+  assert.match(table.stdout, /: 4 pass, 1 fail, 2 unknown\n$/)
 
   const json = await runCli(['audit', '--json'], { cwd, env: cleanEnv(env) })
   assert.equal(json.code, 1)
@@ -276,4 +301,72 @@ test('suaicloudapp audit: exit 1 and the table when a row fails, --json the repo
 
   const bad = await runCli(['audit'], { cwd: await workDir('[server]\nport = "x"\n'), env: cleanEnv(env) })
   assert.equal(bad.code, 2)
+})
+
+test('the course\'s network as instructed: the database and the cache private, the app port open to the load balancer', async t => {
+  const { fastify } = await auditApp(t, { described: courseLab() })
+  const report = await fastify.audit.run({ serving: false })
+  assert.deepEqual(report.rows.filter(r => ['database-private', 'cache-subnets', 'cache-open', 'app-port'].includes(r.id)).map(r => [r.id, r.status]), [
+    ['database-private', 'pass'], ['cache-subnets', 'pass'], ['cache-open', 'pass'], ['app-port', 'pass']
+  ])
+  assert.equal(row(report, 'database-private').evidence, `database-1: not publicly accessible; ${ids.dbGroup} open no port 3306 to the world`)
+  assert.equal(row(report, 'cache-subnets').evidence, `replication group r1 is in ${ids.dataSubnetA} (eu-central-1a), ${ids.dataSubnetB} (eu-central-1b); no subnet routes to an internet gateway`)
+  assert.equal(row(report, 'cache-subnets').instruction, 'the Redis cache is in private subnets of every Availability Zone the instances use (eu-central-1a, eu-central-1b, from the Auto Scaling group suai-asg)')
+  assert.equal(row(report, 'app-port').evidence, `${ids.appGroup} (this instance) admits TCP 8080 from 10.0.1.0/24, 10.0.2.0/24 (load balancer suai-alb)`)
+})
+
+test('a public RDS instance open to the world on 3306 fails, naming the flag and the rule', async t => {
+  const described = courseLab()
+  described.dbInstances[0].PubliclyAccessible = true
+  described.securityGroups.find(g => g.GroupId === ids.dbGroup)?.IpPermissions?.push({ IpProtocol: 'tcp', FromPort: 3306, ToPort: 3306, IpRanges: [], Ipv6Ranges: [{ CidrIpv6: '::/0' }] })
+  const { fastify } = await auditApp(t, { described })
+  const database = row(await fastify.audit.run({ serving: false }), 'database-private')
+  assert.equal(database.status, 'fail')
+  assert.equal(database.evidence, `database-1 is publicly accessible; ${ids.dbGroup} admits TCP 3306 from anywhere (0.0.0.0/0 or ::/0) (security groups ${ids.dbGroup})`)
+  assert.match(database.fix ?? '', /^RDS → Databases → database-1 → Modify → Connectivity → Additional configuration → Not publicly accessible; EC2 → Security groups → sg-/)
+})
+
+test('a cache subnet group missing an AZ, and a cache in a public subnet, fail with the subnet and the route', async t => {
+  const missing = courseLab()
+  missing.cacheSubnetGroups[0].Subnets = [{ SubnetIdentifier: ids.dataSubnetA }]
+  const exposed = courseLab()
+  exposed.routeTables[1].Associations?.push({ SubnetId: ids.dataSubnetB, Main: false })
+  exposed.securityGroups.find(g => g.GroupId === ids.cacheGroup)?.IpPermissions?.push({ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] })
+  const [a, b] = await Promise.all([missing, exposed].map(async described => (await auditApp(t, { described })).fastify.audit.run({ serving: false })))
+  const gap = row(a, 'cache-subnets')
+  assert.equal(gap.status, 'fail')
+  assert.equal(gap.evidence, `replication group r1 is in ${ids.dataSubnetA} (eu-central-1a); no subnet routes to an internet gateway; none in eu-central-1b`)
+  assert.equal(gap.fix, 'add a private subnet of eu-central-1b to the cache\'s subnet group (ElastiCache → Subnet groups → Edit), and a replica there')
+  const pub = row(b, 'cache-subnets')
+  assert.equal(pub.status, 'fail')
+  assert.equal(pub.evidence, `replication group r1 is in ${ids.dataSubnetA} (eu-central-1a), ${ids.dataSubnetB} (eu-central-1b); ${ids.dataSubnetB} routes to ${ids.internetGateway} (${ids.publicRouteTable})`)
+  assert.match(pub.fix ?? '', new RegExp(`^use private subnets only: .* replace ${ids.dataSubnetB} with subnets whose route table has no route to an internet gateway`))
+  assert.equal(row(b, 'cache-open').status, 'fail')
+  assert.equal(row(b, 'cache-open').evidence, `${ids.cacheGroup} (on replication group r1) admits TCP 6379 from anywhere`)
+})
+
+test('an instance security group without the app port fails, and says the health checks will time out', async t => {
+  const described = courseLab()
+  const app = described.securityGroups.find(g => g.GroupId === ids.appGroup)
+  if (app) app.IpPermissions = [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }]
+  const { fastify } = await auditApp(t, { described, targetGroups: [targetGroup('suai-targets', { State: 'unhealthy', Reason: 'Target.Timeout', Description: 'Request timed out' })] })
+  const report = await fastify.audit.run({ serving: false })
+  const port = row(report, 'app-port')
+  assert.equal(port.status, 'fail')
+  assert.equal(port.evidence, `${ids.appGroup} (this instance) has no inbound rule for TCP 8080 from ${LB_GROUP} (load balancer suai-alb) or from its subnets 10.0.1.0/24, 10.0.2.0/24`)
+  assert.equal(port.fix, `EC2 → Security groups → ${ids.appGroup} → Edit inbound rules → Add rule: Custom TCP, port 8080, source ${LB_GROUP}: without it the health checks time out (Target.Timeout) and the Auto Scaling group replaces the instances`)
+  assert.match(row(report, 'target-health').fix ?? '', new RegExp(`^the probes get no answer: add an inbound rule to ${ids.appGroup} for TCP 8080`))
+})
+
+test('without the RDS or ElastiCache permissions the network rows say unknown with the action', async t => {
+  const [rds, cache] = await Promise.all([
+    auditApp(t, { described: courseLab(), describeDenied: 'rds:DescribeDBInstances' }),
+    auditApp(t, { described: courseLab(), describeDenied: 'elasticache:DescribeReplicationGroups' })
+  ].map(async app => (await app).fastify.audit.run({ serving: false })))
+  assert.equal(row(rds, 'database-private').status, 'unknown')
+  assert.equal(row(rds, 'database-private').allow, 'rds:DescribeDBInstances')
+  assert.equal(row(rds, 'cache-subnets').status, 'pass')
+  assert.deepEqual(cache.rows.filter(r => r.id.startsWith('cache-')).map(r => [r.id, r.status, r.allow]), [
+    ['cache-subnets', 'unknown', 'elasticache:DescribeReplicationGroups'], ['cache-open', 'unknown', 'elasticache:DescribeReplicationGroups']
+  ])
 })

@@ -97,8 +97,7 @@ const awsEnv = () => ({
   ...imdsEnv(imds.endpoint),
   AWS_ACCESS_KEY_ID: s3.accessKeyId,
   AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-  AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: aws.endpoint,
-  AWS_ENDPOINT_URL_AUTO_SCALING: aws.endpoint
+  ...Object.fromEntries(['ELASTIC_LOAD_BALANCING_V2', 'AUTO_SCALING', 'EC2', 'RDS', 'ELASTICACHE'].map(service => [`AWS_ENDPOINT_URL_${service}`, aws.endpoint]))
 })
 
 test('GET / serves the files of routes/dashboard/ under a Content-Security-Policy that allows only this server', async t => {

@@ -215,10 +215,13 @@ describe('compute', () => {
     const auditBucket = all.find((s: any) => s.Sid === 'AuditBucket')
     assert.deepEqual(auditBucket.Action, ['s3:GetBucketPublicAccessBlock', 's3:GetBucketPolicyStatus'])
     assert.deepEqual(auditBucket.Resource, bucketArn)
-    const auditBalancing = all.find((s: any) => s.Sid === 'AuditLoadBalancing')
-    assert.deepEqual(auditBalancing.Action, ['elasticloadbalancing:DescribeTargetGroups', 'elasticloadbalancing:DescribeTargetHealth', 'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeAutoScalingGroups'])
+    const auditBalancing = all.find((s: any) => s.Sid === 'AuditDescribe')
+    assert.deepEqual(auditBalancing.Action, [
+      'elasticloadbalancing:DescribeTargetGroups', 'elasticloadbalancing:DescribeTargetHealth', 'elasticloadbalancing:DescribeLoadBalancers',
+      'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeAutoScalingGroups', 'ec2:DescribeRouteTables'
+    ])
     assert.equal(auditBalancing.Resource, '*')
-    assert.ok(auditBalancing.Action.every((a: string) => /^[a-z]+:Describe[A-Za-z]+$/.test(a)), 'read-only')
+    assert.ok(auditBalancing.Action.every((a: string) => /^[a-z0-9]+:Describe[A-Za-z]+$/.test(a)), 'read-only')
     const scoped = all.filter((s: any) => ![pinpoint, auditBucket, auditBalancing].includes(s))
     assert.deepEqual(scoped.flatMap((s: any) => [s.Action].flat()).sort(), ['dynamodb:DeleteItem', 'dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:PutItem', 's3:GetObject', 's3:ListBucket'])
     for (const s of scoped) {

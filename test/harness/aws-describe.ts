@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { DBCluster, DBInstance, IpPermission, NetworkAcl, SecurityGroup, Subnet } from '../../lib/pinpoint.ts'
+import type { DBCluster, DBInstance, IpPermission, NetworkAcl, RouteTable, SecurityGroup, Subnet } from '../../lib/pinpoint.ts'
 import type { DescribeAction } from '../../lib/describe.ts'
 import { ACCOUNT_ID, PRINCIPAL_ARN } from './aws-identity.ts'
 import type { Lab } from './aws-lab.ts'
@@ -71,6 +71,12 @@ export function answerDescribe (res: ServerResponse, body: string, service: 'ec2
         const acls = all('networkAcls').filter(acl => subnets.length === 0 || (acl.Associations ?? []).some(a => subnets.includes(a.SubnetId ?? '')))
         return ok(el('networkAclSet', acls.map(ec2Acl)))
       }
+      case 'DescribeRouteTables': {
+        // Only the filter the audit uses: vpc-id. Shape: API_DescribeRouteTables.html's sample
+        // response (routeTableSet, associationSet, routeSet).
+        const vpc = params.get('Filter.1.Name') === 'vpc-id' ? params.get('Filter.1.Value.1') : null
+        return ok(el('routeTableSet', all('routeTables').filter(table => !vpc || table.VpcId === vpc).map(ec2RouteTable)))
+      }
     }
     return ec2Error(res, requestId, 'InvalidAction', `The action ${action} is not valid for this web service.`, 400)
   }
@@ -130,7 +136,7 @@ const ec2Permission = (p: IpPermission) => ({
   toPort: p.ToPort,
   groups: (p.UserIdGroupPairs ?? []).map(pair => ({ userId: ACCOUNT_ID, groupId: pair.GroupId })),
   ipRanges: (p.IpRanges ?? []).map(range => ({ cidrIp: range.CidrIp })),
-  ipv6Ranges: [],
+  ipv6Ranges: (p.Ipv6Ranges ?? []).map(range => ({ cidrIpv6: range.CidrIpv6 })),
   prefixListIds: []
 })
 
@@ -172,6 +178,28 @@ const ec2Acl = (acl: NetworkAcl) => ({
   associationSet: (acl.Associations ?? []).map((a, i) => ({ networkAclAssociationId: `aclassoc-${(acl.NetworkAclId ?? '').slice(4, 16)}${String(i).padStart(5, '0')}`, networkAclId: acl.NetworkAclId, subnetId: a.SubnetId })),
   tagSet: [],
   ownerId: ACCOUNT_ID
+})
+
+const ec2RouteTable = (table: RouteTable) => ({
+  routeTableId: table.RouteTableId,
+  vpcId: table.VpcId,
+  ownerId: ACCOUNT_ID,
+  routeSet: (table.Routes ?? []).map(route => ({
+    destinationCidrBlock: route.DestinationCidrBlock,
+    gatewayId: route.GatewayId,
+    natGatewayId: route.NatGatewayId,
+    state: route.State ?? 'active',
+    origin: route.GatewayId === 'local' ? 'CreateRouteTable' : 'CreateRoute'
+  })),
+  associationSet: (table.Associations ?? []).map((a, i) => ({
+    routeTableAssociationId: `rtbassoc-${(table.RouteTableId ?? '').slice(4, 16)}${String(i).padStart(5, '0')}`,
+    routeTableId: table.RouteTableId,
+    subnetId: a.SubnetId,
+    main: a.Main ?? false,
+    associationState: { state: 'associated' }
+  })),
+  tagSet: [],
+  propagatingVgwSet: []
 })
 
 // EC2: an XML declaration, the namespace on the response, requestId first.

@@ -30,7 +30,17 @@ export interface FixtureAutoScalingGroup {
   Instances: Array<{ InstanceId: string, AvailabilityZone: string, LifecycleState?: string, HealthStatus?: string }>
 }
 
+// A load balancer as DescribeLoadBalancers describes it.
+export interface FixtureLoadBalancer {
+  LoadBalancerArn: string
+  LoadBalancerName: string
+  VpcId: string
+  SecurityGroups: string[]
+  AvailabilityZones: Array<{ ZoneName: string, SubnetId: string }>
+}
+
 export interface LoadBalancerWorld {
+  loadBalancers: FixtureLoadBalancer[]
   targetGroups: FixtureTargetGroup[]
   autoScalingGroups: FixtureAutoScalingGroup[]
   // IAM actions refused, e.g. 'elasticloadbalancing:DescribeTargetHealth'.
@@ -79,6 +89,23 @@ export function answerLoadBalancer (res: ServerResponse, body: string, service: 
       const arns = members(params, 'TargetGroupArns')
       const groups = world.targetGroups.filter(group => arns.length === 0 || arns.includes(group.TargetGroupArn ?? ''))
       return ok(el('TargetGroups', groups.map(({ targets: _targets, ...group }) => group)))
+    }
+    case 'DescribeLoadBalancers': {
+      const arns = members(params, 'LoadBalancerArns')
+      return ok(el('LoadBalancers', world.loadBalancers.filter(lb => arns.length === 0 || arns.includes(lb.LoadBalancerArn)).map(lb => ({
+        LoadBalancerArn: lb.LoadBalancerArn,
+        DNSName: `${lb.LoadBalancerName}-1234567890.eu-central-1.elb.amazonaws.com`,
+        CanonicalHostedZoneId: 'Z215JYRZR1TBD5',
+        CreatedTime: '2026-11-30T09:00:00.000Z',
+        LoadBalancerName: lb.LoadBalancerName,
+        Scheme: 'internet-facing',
+        VpcId: lb.VpcId,
+        State: { Code: 'active' },
+        Type: 'application',
+        AvailabilityZones: lb.AvailabilityZones,
+        SecurityGroups: lb.SecurityGroups,
+        IpAddressType: 'ipv4'
+      }))))
     }
     case 'DescribeTargetHealth': {
       const arn = params.get('TargetGroupArn') ?? ''

@@ -1,4 +1,4 @@
-import type { CacheCluster, CacheSubnetGroup, DBCluster, DBInstance, NetworkAcl, ReplicationGroup, SecurityGroup, ServerlessCache, Subnet } from '../../lib/pinpoint.ts'
+import type { CacheCluster, CacheSubnetGroup, DBCluster, DBInstance, NetworkAcl, ReplicationGroup, RouteTable, SecurityGroup, ServerlessCache, Subnet } from '../../lib/pinpoint.ts'
 import { identity, network } from '../imds-fixture.ts'
 
 // The course's environment as EC2, RDS and ElastiCache describe it, in the SDK's shapes: one
@@ -18,6 +18,9 @@ const baseIds = {
   dbGroup: 'sg-0a1b2c3d4e5f60031',
   cacheGroup: 'sg-0a1b2c3d4e5f60041',
   defaultAcl: 'acl-0a1b2c3d4e5f60051',
+  mainRouteTable: 'rtb-0a1b2c3d4e5f60061',
+  publicRouteTable: 'rtb-0a1b2c3d4e5f60062',
+  internetGateway: 'igw-0a1b2c3d4e5f60071',
   dataAcl: 'acl-0a1b2c3d4e5f60052'
 }
 
@@ -43,6 +46,7 @@ export interface Lab {
   securityGroups: SecurityGroup[]
   subnets: Subnet[]
   networkAcls: NetworkAcl[]
+  routeTables: RouteTable[]
   dbInstances: DBInstance[]
   dbClusters: DBCluster[]
   replicationGroups: ReplicationGroup[]
@@ -86,6 +90,17 @@ export function lab (tag = ''): Lab {
       { SubnetId: ids.dataSubnetB, VpcId: ids.vpc, CidrBlock: '10.0.3.0/24', AvailabilityZone: 'eu-central-1b' }
     ],
     networkAcls: [openAcl(ids.defaultAcl, [ids.instanceSubnet, ids.dataSubnetA, ids.dataSubnetB], ids.vpc)],
+    // The VPC's main table (local only: the data subnets, associated with no other, are private)
+    // and the instance subnet's own, with the internet gateway.
+    routeTables: [
+      { RouteTableId: ids.mainRouteTable, VpcId: ids.vpc, Associations: [{ Main: true }], Routes: [{ DestinationCidrBlock: '10.0.0.0/16', GatewayId: 'local', State: 'active' }] },
+      {
+        RouteTableId: ids.publicRouteTable,
+        VpcId: ids.vpc,
+        Associations: [{ SubnetId: ids.instanceSubnet, Main: false }],
+        Routes: [{ DestinationCidrBlock: '10.0.0.0/16', GatewayId: 'local', State: 'active' }, { DestinationCidrBlock: '0.0.0.0/0', GatewayId: ids.internetGateway, State: 'active' }]
+      }
+    ],
     dbInstances: [
       {
         DBInstanceIdentifier: `database-1${suffix}`,

@@ -33,7 +33,7 @@ export interface AwsFixture {
 export async function startAws ({ region = 'eu-central-1' }: { region?: string } = {}): Promise<AwsFixture> {
   const buckets: S3Buckets = new Map()
   const tables: DynamoTables = new Map()
-  const loadBalancing: LoadBalancerWorld = { targetGroups: [], autoScalingGroups: [], denied: new Set() }
+  const loadBalancing: LoadBalancerWorld = { loadBalancers: [], targetGroups: [], autoScalingGroups: [], denied: new Set() }
   const world: DescribeWorld = { labs: [], denied: new Map() }
   const server = createServer((req, res) => {
     let body = ''
