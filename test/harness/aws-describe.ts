@@ -211,11 +211,11 @@ function ec2Error (res: ServerResponse, requestId: string, code: string, message
   send(res, status, `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code><Message>${escape(message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`, { server: 'AmazonEC2' })
 }
 
-function queryResult (res: ServerResponse, action: string, namespace: string, requestId: string, inner: string) {
+export function queryResult (res: ServerResponse, action: string, namespace: string, requestId: string, inner: string) {
   send(res, 200, `<${action}Response xmlns="${namespace}"><${action}Result>${inner}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`, { 'x-amzn-requestid': requestId })
 }
 
-function queryError (res: ServerResponse, namespace: string, requestId: string, code: string, message: string, status: number) {
+export function queryError (res: ServerResponse, namespace: string, requestId: string, code: string, message: string, status: number) {
   send(res, status, `<ErrorResponse xmlns="${namespace}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${escape(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`, { 'x-amzn-requestid': requestId })
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TargetGroup, TargetHealthDescription } from '../../lib/audit.ts'
+import { queryError, queryResult } from './aws-describe.ts'
 import { PRINCIPAL_ARN } from './aws-identity.ts'
 
 // Elastic Load Balancing v2 and Auto Scaling as their Query APIs answer (the awsQuery protocol):
@@ -55,7 +56,8 @@ export function loadBalancerService (req: IncomingMessage): LoadBalancerService 
 
 const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
-// <name>value</name>; an array is one <member> per value, an object its fields in order.
+// <name>value</name>; an array is one <member> per value at every depth (awsQuery's lists; EC2's
+// dialect in aws-describe.ts names them <item>), an object its fields in order.
 function el (name: string, value: unknown): string {
   if (value === undefined || value === null) return ''
   if (Array.isArray(value)) return `<${name}>${value.map(item => el('member', item)).join('')}</${name}>`
@@ -72,13 +74,9 @@ export function answerLoadBalancer (res: ServerResponse, body: string, service: 
   const action = params.get('Action') ?? ''
   const requestId = randomUUID()
   const namespace = NAMESPACES[service]
-  const send = (status: number, xml: string) => {
-    res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId })
-    res.end(xml)
-  }
-  const ok = (result: string) => send(200, `<${action}Response xmlns="${namespace}"><${action}Result>${result}</${action}Result>${el('ResponseMetadata', { RequestId: requestId })}</${action}Response>`)
-  const error = (status: number, code: string, message: string) =>
-    send(status, `<ErrorResponse xmlns="${namespace}">${el('Error', { Type: 'Sender', Code: code, Message: message })}${el('RequestId', requestId)}</ErrorResponse>`)
+  // The envelope RDS and ElastiCache use too (awsQuery).
+  const ok = (result: string) => queryResult(res, action, namespace, requestId, result)
+  const error = (status: number, code: string, message: string) => queryError(res, namespace, requestId, code, message, status)
 
   const iamAction = `${service}:${action}`
   // Describe* actions take no resource: the message names none (IAM's troubleshooting page).
