@@ -46,6 +46,8 @@ function staging<Agent extends HttpAgent> (agent: Agent, lookup: Lookup): Agent 
   agent.createConnection = (options, callback) => {
     const ctx = checkOfRequest.getStore()
     if (!ctx) return open(options, callback)
+    // An IP address is never looked up: the connect starts at once.
+    ctx.stage('connect')
     const socket = open({ ...options, lookup: staged(lookup, ctx.stage) }, callback)
     const secure = agent instanceof HttpsAgent
     socket?.once('connect', () => ctx.stage(secure ? 'tls' : 'request'))
@@ -106,13 +108,14 @@ export function lazyClient<Sdk, Client extends SdkClient> (deps: BackendDeps, ma
       // what it answered the app's own lookup says why they did not (a token PUT lost on a
       // container's extra hop, the service turned off). Asked alongside, so that a check that
       // runs out of time while the SDK waits still knows.
+      // It also names the instance profile's role, for the details.
       let resolving = true
-      const metadata = credentialSource(deps.env, {}) === 'instance'
-        ? deps.imds.lookup().then(({ instance, note }) => { if (resolving && !instance) ctx.detail('metadata', note) })
-        : undefined
+      const metadataLookup = credentialSource(deps.env, {}) === 'instance' ? deps.imds.lookup() : undefined
+      const metadata = metadataLookup?.then(({ instance, note }) => { if (resolving && !instance) ctx.detail('metadata', note) })
       try {
         const source = credentialSource(deps.env, await ready.client.config.credentials())
-        acting = { source, as: describeSource(source, deps.env) }
+        const role = source === 'instance' ? (await metadataLookup)?.role : undefined
+        acting = { source, as: describeSource(source, deps.env, role) }
         ctx.detail('credentials', acting.as)
       } catch (err) {
         await metadata
