@@ -18,6 +18,8 @@ export interface InstanceLookup {
   instance: InstanceIdentity | null
   // Where the answer came from, or why there is none.
   note: string
+  // The role of the instance profile, when one is attached: who the AWS checks act as.
+  role?: string
 }
 
 export interface ImdsOptions {
@@ -37,7 +39,10 @@ const paths = {
   instanceType: '/latest/meta-data/instance-type',
   privateIp: '/latest/meta-data/local-ipv4',
   amiId: '/latest/meta-data/ami-id',
-  document: '/latest/dynamic/instance-identity/document'
+  document: '/latest/dynamic/instance-identity/document',
+  // Lists the instance profile's role (404 without one).
+  // https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-security-credentials.html
+  role: '/latest/meta-data/iam/security-credentials/'
 }
 
 interface Entry {
@@ -90,13 +95,14 @@ async function fetchIdentity (endpoint: string, requestTimeoutMs: number, lookup
     const get = (path: string) => call('GET', path, { 'x-aws-ec2-metadata-token': token })
     // Only the instance id is required; a field the service cannot give stays null.
     const optional = (path: string) => get(path).catch(() => null)
-    const [instanceId, availabilityZone, instanceType, privateIp, amiId, document] = await Promise.all([
+    const [instanceId, availabilityZone, instanceType, privateIp, amiId, document, role] = await Promise.all([
       get(paths.instanceId), optional(paths.availabilityZone), optional(paths.instanceType),
-      optional(paths.privateIp), optional(paths.amiId), optional(paths.document)
+      optional(paths.privateIp), optional(paths.amiId), optional(paths.document), optional(paths.role)
     ])
     return {
       instance: { instanceId, availabilityZone, instanceType, privateIp, amiId, region: regionOf(document) },
-      note: `EC2 instance metadata from ${endpoint}`
+      note: `EC2 instance metadata from ${endpoint}`,
+      ...(role ? { role: role.split('\n')[0] } : {})
     }
   } catch (err) {
     return { instance: null, note: `not on EC2 (no answer from the instance metadata service at ${endpoint}: ${(err as Error).message})` }
