@@ -64,7 +64,9 @@ function createRedis (section: Static<typeof RedisSection>, deps: BackendDeps) {
       // SNI carries host names only: Node warns on stderr when given an IP address.
       ...(section.tls ? { tls: true as const, servername: isIP(section.host) ? undefined : section.host } : {})
     }
-    const auth = { username: section.username, password: section.password, disableOfflineQueue: true }
+    // maintNotifications off: node-redis would otherwise look the host up again at the handshake
+    // through the system resolver (dns/promises, on the thread pool), around the lookup above.
+    const auth = { username: section.username, password: section.password, disableOfflineQueue: true, maintNotifications: 'disabled' as const }
     // Without an 'error' listener a socket error after connecting would crash the process.
     const dropOnError = (err: Error) => { log.debug({ err }, 'redis connection error'); reset() }
 
