@@ -198,7 +198,8 @@ export class SuaiCloudAppStack extends Stack {
       atRestEncryptionEnabled: false
     })
 
-    // Least privilege, exactly what the user data and the app's checks call; created only when
+    // Least privilege, exactly what the user data and the app's checks call (and the read-only
+    // calls that pinpoint a failed connection); created only when
     // no existing instance profile is given.
     const role = new iam.CfnRole(this, 'InstanceRole', {
       assumeRolePolicyDocument: new iam.PolicyDocument({
@@ -217,6 +218,17 @@ export class SuaiCloudAppStack extends Stack {
               sid: 'UseTable',
               actions: ['dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
               resources: [table.tableArn]
+            }),
+            // Read-only, for pinpointing why a database or cache check cannot connect (the
+            // app's lib/describe.ts); these Describe* actions take no resource-level ARN.
+            new iam.PolicyStatement({
+              sid: 'Pinpoint',
+              actions: [
+                'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets', 'ec2:DescribeNetworkAcls',
+                'rds:DescribeDBInstances', 'rds:DescribeDBClusters',
+                'elasticache:DescribeReplicationGroups', 'elasticache:DescribeCacheClusters', 'elasticache:DescribeCacheSubnetGroups', 'elasticache:DescribeServerlessCaches'
+              ],
+              resources: ['*']
             })
           ]
         })

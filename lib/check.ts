@@ -68,9 +68,24 @@ export interface CheckOptions {
   // True for an error of a kept connection that the backend dropped since the last check (it
   // restarted, or failed over): the check then runs once more on a fresh connection.
   isStale?: (err: unknown) => boolean
+  // Reads the environment when a check fails, within a budget of its own on top of timeoutMs.
+  explainer?: Explainer
 }
 
 export type CheckBody = (ctx: CheckContext) => Promise<void>
+
+// What the environment says about a failure (lib/pinpoint.ts reads it): details to add and, when
+// it names the cause, the hint that replaces the symptom's.
+export interface Explanation {
+  details: Record<string, unknown>
+  hint?: string
+}
+
+// Asked after a failed run, before its result is cached; `signal` aborts after budgetMs.
+export interface Explainer {
+  budgetMs: number
+  explain: (result: CheckResult, signal: AbortSignal) => Promise<Explanation | undefined>
+}
 
 // A check function that runs `body` bounded by the timeout. Concurrent callers share the run in
 // flight, and a finished result is reused for cacheMs, so a probe flood never becomes a query
@@ -80,12 +95,35 @@ export function defineCheck (options: CheckOptions, body: CheckBody): () => Prom
   let last: { result: CheckResult, at: number } | undefined
   return () => {
     if (last && performance.now() - last.at < options.cacheMs) return Promise.resolve(last.result)
-    inFlight ??= runBounded(options, body).then(result => {
+    inFlight ??= runBounded(options, body).then(result => explained(options, result)).then(result => {
       logOutcome(options, result, last?.result.status)
       last = { result, at: performance.now() }
       return result
     }).finally(() => { inFlight = undefined })
     return inFlight
+  }
+}
+
+// The result with what the explainer found, or as it was when the explainer has nothing to say,
+// fails, or runs out of its budget (said in the details: pinpoint).
+async function explained ({ explainer, scrub, log }: CheckOptions, result: CheckResult): Promise<CheckResult> {
+  if (!explainer || result.status !== 'fail') return result
+  const controller = new AbortController()
+  let timer: NodeJS.Timeout | undefined
+  const outOfTime = new Promise<'timeout'>(resolve => { timer = setTimeout(() => resolve('timeout'), explainer.budgetMs) })
+  try {
+    const found = await Promise.race([explainer.explain(result, controller.signal), outOfTime])
+    if (found === 'timeout') {
+      controller.abort()
+      return { ...result, details: { ...result.details, pinpoint: `no answer within its budget of ${explainer.budgetMs} ms` } }
+    }
+    if (!found) return result
+    return { ...result, hint: found.hint === undefined ? result.hint : scrub(found.hint), details: { ...result.details, ...found.details } }
+  } catch (err) {
+    log.debug({ err }, 'explaining the failure failed')
+    return result
+  } finally {
+    clearTimeout(timer)
   }
 }
 

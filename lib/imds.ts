@@ -22,6 +22,27 @@ export interface InstanceLookup {
   role?: string
 }
 
+// Where this instance sits in its VPC, read through its primary network interface (the MAC of
+// device 0): what a security group rule or a network ACL is matched against when it connects.
+// https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-categories.html
+export interface InstanceNetwork {
+  instanceId: string
+  availabilityZone: string | null
+  privateIp: string
+  mac: string
+  vpcId: string
+  subnetId: string
+  subnetCidr: string | null
+  securityGroupIds: string[]
+}
+
+export interface NetworkLookup {
+  network: InstanceNetwork | null
+  note: string
+  // AWS_EC2_METADATA_DISABLED: not on EC2 by choice, nothing to say.
+  disabled?: boolean
+}
+
 export interface ImdsOptions {
   // Read on every lookup, so AWS_EC2_METADATA_DISABLED and _SERVICE_ENDPOINT work as for the SDK.
   env: NodeJS.ProcessEnv
@@ -42,8 +63,12 @@ const paths = {
   document: '/latest/dynamic/instance-identity/document',
   // Lists the instance profile's role (404 without one).
   // https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-security-credentials.html
-  role: '/latest/meta-data/iam/security-credentials/'
+  role: '/latest/meta-data/iam/security-credentials/',
+  mac: '/latest/meta-data/mac'
 }
+// Under network/interfaces/macs/<mac>/; security-group-ids is one id a line.
+const interfacePath = (mac: string, leaf: 'vpc-id' | 'subnet-id' | 'subnet-ipv4-cidr-block' | 'security-group-ids') =>
+  `/latest/meta-data/network/interfaces/macs/${mac}/${leaf}`
 
 interface Entry {
   answer?: InstanceLookup
@@ -69,30 +94,61 @@ export function createImds ({ env, requestTimeoutMs = 300, lookupTimeoutMs = 100
     return entry.pending
   }
 
+  // As the SDK reads it: any value but "false" disables the service.
+  const disabled = () => Boolean(env.AWS_EC2_METADATA_DISABLED) && env.AWS_EC2_METADATA_DISABLED?.toLowerCase() !== 'false'
+  const endpointOf = () => (env.AWS_EC2_METADATA_SERVICE_ENDPOINT || DEFAULT_ENDPOINT).replace(/\/+$/, '')
+
   return {
     async lookup (): Promise<InstanceLookup> {
-      // As the SDK reads it: any value but "false" disables the service.
-      const disabled = env.AWS_EC2_METADATA_DISABLED
-      if (disabled && disabled.toLowerCase() !== 'false') return { instance: null, note: 'not on EC2 (metadata disabled)' }
-      const endpoint = (env.AWS_EC2_METADATA_SERVICE_ENDPOINT || DEFAULT_ENDPOINT).replace(/\/+$/, '')
+      if (disabled()) return { instance: null, note: 'not on EC2 (metadata disabled)' }
+      const endpoint = endpointOf()
       let entry = cache.get(endpoint)
       if (!entry) cache.set(endpoint, entry = { until: 0 })
       if (!entry.answer) return refresh(endpoint, entry)
       if (Date.now() > entry.until) refresh(endpoint, entry)
       return entry.answer
+    },
+    // Read afresh on every call, never cached: a security group attached since start-up counts.
+    // Only a failed check asks (and caches the answer with its result). Never throws; bounded by
+    // lookupTimeoutMs.
+    async network (): Promise<NetworkLookup> {
+      if (disabled()) return { network: null, note: 'not on EC2 (metadata disabled)', disabled: true }
+      const endpoint = endpointOf()
+      try {
+        const get = await session(endpoint, requestTimeoutMs, AbortSignal.timeout(lookupTimeoutMs))
+        const [instanceId, availabilityZone, privateIp, mac] = await Promise.all([
+          get(paths.instanceId), get(paths.availabilityZone).catch(() => null), get(paths.privateIp), get(paths.mac)
+        ])
+        const [vpcId, subnetId, subnetCidr, groups] = await Promise.all([
+          get(interfacePath(mac, 'vpc-id')), get(interfacePath(mac, 'subnet-id')),
+          get(interfacePath(mac, 'subnet-ipv4-cidr-block')).catch(() => null), get(interfacePath(mac, 'security-group-ids'))
+        ])
+        const securityGroupIds = groups.split('\n').map(id => id.trim()).filter(Boolean)
+        return {
+          network: { instanceId, availabilityZone, privateIp, mac, vpcId, subnetId, subnetCidr, securityGroupIds },
+          note: `EC2 instance metadata from ${endpoint}`
+        }
+      } catch (err) {
+        return { network: null, note: `this instance's network is unknown (the instance metadata service at ${endpoint}: ${(err as Error).message})` }
+      }
     }
   }
 }
 
 export type Imds = ReturnType<typeof createImds>
 
-async function fetchIdentity (endpoint: string, requestTimeoutMs: number, lookupTimeoutMs: number): Promise<InstanceLookup> {
-  const whole = AbortSignal.timeout(lookupTimeoutMs)
+// An IMDSv2 session: the token by PUT, then a `get` that carries it. Each request is bounded by
+// requestTimeoutMs, all of them together by `whole`.
+async function session (endpoint: string, requestTimeoutMs: number, whole: AbortSignal) {
   const call = (method: 'PUT' | 'GET', path: string, headers: Record<string, string>) =>
     send(`${endpoint}${path}`, method, headers, AbortSignal.any([whole, AbortSignal.timeout(requestTimeoutMs)]))
+  const token = await call('PUT', '/latest/api/token', { 'x-aws-ec2-metadata-token-ttl-seconds': TOKEN_TTL_SECONDS })
+  return (path: string) => call('GET', path, { 'x-aws-ec2-metadata-token': token })
+}
+
+async function fetchIdentity (endpoint: string, requestTimeoutMs: number, lookupTimeoutMs: number): Promise<InstanceLookup> {
   try {
-    const token = await call('PUT', '/latest/api/token', { 'x-aws-ec2-metadata-token-ttl-seconds': TOKEN_TTL_SECONDS })
-    const get = (path: string) => call('GET', path, { 'x-aws-ec2-metadata-token': token })
+    const get = await session(endpoint, requestTimeoutMs, AbortSignal.timeout(lookupTimeoutMs))
     // Only the instance id is required; a field the service cannot give stays null.
     const optional = (path: string) => get(path).catch(() => null)
     const [instanceId, availabilityZone, instanceType, privateIp, amiId, document, role] = await Promise.all([

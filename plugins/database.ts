@@ -3,6 +3,7 @@ import { connect as netConnect, type Socket } from 'node:net'
 import { Type, type Static } from '@sinclair/typebox'
 import { defineBackend, type BackendDeps } from '../lib/backend.ts'
 import { CheckFailure, defineCheck, type Stage } from '../lib/check.ts'
+import { pinpointer } from '../lib/explain.ts'
 import type { HintContext, HintKey, Hints } from '../lib/hints.ts'
 import { staged } from '../lib/lookup.ts'
 import { Host, NonEmpty, Port, StringEnum } from '../lib/schema.ts'
@@ -85,6 +86,7 @@ function createDatabase (section: Static<typeof DatabaseSection>, deps: BackendD
     socket = undefined
   }
 
+  const pinpoint = pinpointer(deps, { backend: 'database', host: section.host, port: section.port, stages: ['connect'] })
   const check = defineCheck({
     ...deps,
     backend: 'database',
@@ -92,6 +94,7 @@ function createDatabase (section: Static<typeof DatabaseSection>, deps: BackendD
     hints,
     classify,
     reset,
+    explainer: pinpoint,
     isStale: err => ['ER_SOCKET_UNEXPECTED_CLOSE', 'ER_CONNECTION_ALREADY_CLOSED', 'ER_CMD_CONNECTION_CLOSED', 'ECONNRESET', 'EPIPE'].includes(String((err as { code?: unknown })?.code))
   }, async ctx => {
     connection ??= connect(ctx.stage, ctx.signal)
@@ -103,7 +106,7 @@ function createDatabase (section: Static<typeof DatabaseSection>, deps: BackendD
     ctx.detail('tls', useTls)
   })
 
-  return { check, close: async () => reset() }
+  return { check, close: async () => { reset(); await pinpoint.close() } }
 }
 
 // The server's connect-time errors by number (the driver names some only ER_MYSQL_<number>):

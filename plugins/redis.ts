@@ -4,6 +4,7 @@ import { hostname } from 'node:os'
 import { Type, type Static } from '@sinclair/typebox'
 import { defineBackend, type BackendDeps } from '../lib/backend.ts'
 import { CheckFailure, defineCheck, type CheckContext, type Stage } from '../lib/check.ts'
+import { pinpointer } from '../lib/explain.ts'
 import type { Hints } from '../lib/hints.ts'
 import { staged } from '../lib/lookup.ts'
 import { redisRecords, type RedisClusterClient, type RedisNodeClient } from '../lib/records-redis.ts'
@@ -119,6 +120,9 @@ function createRedis (section: Static<typeof RedisSection>, deps: BackendDeps) {
     }
   }
 
+  // A cache that speaks TLS only takes a plain client's connection and then says nothing: a
+  // failure at request is worth explaining too.
+  const pinpoint = pinpointer(deps, { backend: 'redis', host: section.host, port: section.port, tls: section.tls, stages: ['connect', 'request'] })
   const check = defineCheck({
     ...deps,
     backend: 'redis',
@@ -126,6 +130,7 @@ function createRedis (section: Static<typeof RedisSection>, deps: BackendDeps) {
     hints,
     classify,
     reset,
+    explainer: pinpoint,
     isStale: err => /Disconnects client|client is closed|Socket closed unexpectedly|ECONNRESET|EPIPE/i.test(String((err as Error)?.message))
   }, async ctx => {
     connection ??= connect(ctx)
@@ -171,7 +176,7 @@ function createRedis (section: Static<typeof RedisSection>, deps: BackendDeps) {
     return cluster ? cluster() : node
   }
 
-  return { check, close: async () => reset(), records: redisRecords(connected) }
+  return { check, close: async () => { reset(); await pinpoint.close() }, records: redisRecords(connected) }
 }
 
 function parseInfo (text: string): Record<string, string> {

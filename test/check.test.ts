@@ -103,3 +103,38 @@ test('warnings pass with the warnings as the message; secrets are scrubbed from 
   assert.equal(result.message, 'password [redacted] is weak')
   assert.deepEqual(result.details, { version: '1.0' })
 })
+
+test('an explainer is asked after a failure only, its hint replaces the symptom\'s, and its answer is cached with the result', async () => {
+  let asked = 0
+  const explainer = {
+    budgetMs: 1000,
+    explain: async (result: { stage: string }) => { asked++; return { details: { seen: result.stage }, hint: 'add the rule (secret)' } }
+  }
+  let fails = true
+  const check = defineCheck(options({ explainer, cacheMs: 60_000, scrub: text => text.replace('secret', '***') }), async () => {
+    if (fails) throw new CheckFailure('connect', 'refused', 'connect_refused')
+  })
+  const failed = await check()
+  assert.equal(failed.hint, 'add the rule (***)')
+  assert.deepEqual(failed.details, { seen: 'connect' })
+  assert.equal(await check(), failed, 'served from the cache')
+  assert.equal(asked, 1)
+
+  fails = false
+  const passes = defineCheck(options({ explainer }), async () => {})
+  assert.equal((await passes()).status, 'pass')
+  assert.equal(asked, 1, 'a passing check asks nothing')
+})
+
+test('an explainer that outlives its budget is cut off and aborted; the symptom\'s hint stays', async () => {
+  let aborted = false
+  const explainer = {
+    budgetMs: 50,
+    explain: (_result: unknown, signal: AbortSignal) => new Promise<undefined>(resolve => signal.addEventListener('abort', () => { aborted = true; resolve(undefined) }))
+  }
+  const check = defineCheck(options({ explainer }), async () => { throw new CheckFailure('connect', 'refused', 'connect_refused') })
+  const result = await check()
+  assert.match(result.hint ?? '', /^nothing listens on fake\.example:1/)
+  assert.equal(result.details.pinpoint, 'no answer within its budget of 50 ms')
+  assert.ok(aborted)
+})

@@ -17,6 +17,17 @@ export const identity = {
   region: 'eu-central-1'
 }
 
+// Where the instance sits: its primary interface (by its MAC) in a subnet of a VPC, with one
+// security group of its own. Ids shaped as EC2 gives them (a prefix and 17 hex digits).
+// https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-categories.html
+export const network = {
+  mac: '0e:1f:5a:3c:9b:21',
+  vpcId: 'vpc-0a1b2c3d4e5f60001',
+  subnetId: 'subnet-0a1b2c3d4e5f60011',
+  subnetCidr: '10.0.1.0/24',
+  securityGroupIds: ['sg-0a1b2c3d4e5f60021']
+}
+
 // How the instance is configured (ModifyInstanceMetadataOptions), and so how its IMDS fails.
 // https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-options.html
 export interface ImdsOptions {
@@ -35,6 +46,8 @@ export interface ImdsOptions {
   role?: string
   // Another instance than `identity`: tests of a fleet give each app its own.
   instance?: Partial<typeof identity>
+  // Another place in the VPC than `network` (another VPC, another group).
+  network?: Partial<typeof network>
 }
 
 // The role's credentials as IMDS serves them at iam/security-credentials/<role>:
@@ -52,8 +65,10 @@ export interface ImdsFixture {
   stop: () => Promise<void>
 }
 
-export async function startImds ({ disabled = false, httpTokens = 'required', tokenUnanswered = false, role, instance: own = {} }: ImdsOptions = {}): Promise<ImdsFixture> {
+export async function startImds ({ disabled = false, httpTokens = 'required', tokenUnanswered = false, role, instance: own = {}, network: ownNetwork = {} }: ImdsOptions = {}): Promise<ImdsFixture> {
   const instance = { ...identity, ...own }
+  const place = { ...network, ...ownNetwork }
+  const nic = `/latest/meta-data/network/interfaces/macs/${place.mac}`
   const token = `fixture-token-${process.pid}`
   const documents: Record<string, string> = {
     '/latest/meta-data/instance-id': instance.instanceId,
@@ -61,6 +76,12 @@ export async function startImds ({ disabled = false, httpTokens = 'required', to
     '/latest/meta-data/instance-type': instance.instanceType,
     '/latest/meta-data/local-ipv4': instance.privateIp,
     '/latest/meta-data/ami-id': instance.amiId,
+    '/latest/meta-data/mac': place.mac,
+    [`${nic}/vpc-id`]: place.vpcId,
+    [`${nic}/subnet-id`]: place.subnetId,
+    [`${nic}/subnet-ipv4-cidr-block`]: place.subnetCidr,
+    // One id a line, no newline after the last (as EC2 lists every multi-valued category).
+    [`${nic}/security-group-ids`]: place.securityGroupIds.join('\n'),
     '/latest/dynamic/instance-identity/document': JSON.stringify({
       accountId: '123456789012',
       architecture: 'x86_64',

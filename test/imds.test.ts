@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { createImds } from '../lib/imds.ts'
 import { buildApp, eventually, readLog } from './helper.ts'
 import { closedPort, startDynamo, startS3, startSilentServer, type DynamoHandle, type PortHandle, type S3Handle } from './harness/index.ts'
-import { identity, imdsEnv, startImds, type ImdsFixture } from './imds-fixture.ts'
+import { identity, imdsEnv, network, startImds, type ImdsFixture } from './imds-fixture.ts'
 
 // The instance metadata client against an IMDSv2 fixture on loopback, and what uses it: GET
 // /instance and the AWS checks' region. Nothing here may reach 169.254.169.254: every client
@@ -51,6 +51,34 @@ test('reads the identity with an IMDSv2 token, then answers from the cache', asy
 
   assert.deepEqual(await imds.lookup(), answer)
   assert.equal(fixture.requests.length, 8, 'a found instance is never asked again')
+})
+
+test('network(): the primary interface by its MAC, read afresh on every call, each GET with the token', async () => {
+  fixture.requests.length = 0
+  const imds = createImds({ env: at(fixture.endpoint) })
+  const answer = await imds.network()
+  assert.deepEqual(answer, {
+    network: { instanceId: identity.instanceId, availabilityZone: identity.availabilityZone, privateIp: identity.privateIp, ...network },
+    note: `EC2 instance metadata from ${fixture.endpoint}`
+  })
+  const urls = fixture.requests.map(r => r.url)
+  for (const leaf of ['vpc-id', 'subnet-id', 'subnet-ipv4-cidr-block', 'security-group-ids']) {
+    assert.ok(urls.includes(`/latest/meta-data/network/interfaces/macs/${network.mac}/${leaf}`), leaf)
+  }
+  for (const get of fixture.requests.slice(1)) assert.equal(get.headers['x-aws-ec2-metadata-token'], fixture.token, get.url)
+  const asked = fixture.requests.length
+  await imds.network()
+  assert.equal(fixture.requests.length, 2 * asked, 'asked again: a security group attached meanwhile counts')
+})
+
+test('network(): several security groups, one id a line; disabled or absent says why', async t => {
+  const own = await startImds({ network: { securityGroupIds: ['sg-0a1b2c3d4e5f60021', 'sg-0a1b2c3d4e5f60022'] } })
+  t.after(() => own.stop())
+  assert.deepEqual((await createImds({ env: at(own.endpoint) }).network()).network?.securityGroupIds, ['sg-0a1b2c3d4e5f60021', 'sg-0a1b2c3d4e5f60022'])
+  assert.deepEqual(await createImds({ env: { AWS_EC2_METADATA_DISABLED: 'true' } }).network(), { network: null, note: 'not on EC2 (metadata disabled)', disabled: true })
+  const refused = await createImds({ env: at(`http://${closed.host}:${closed.port}`) }).network()
+  assert.equal(refused.network, null)
+  assert.match(refused.note, /^this instance's network is unknown \(the instance metadata service at http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/)
 })
 
 test('AWS_EC2_METADATA_DISABLED=true: not on EC2, and nothing is sent', async () => {

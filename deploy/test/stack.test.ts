@@ -188,7 +188,7 @@ describe('data', () => {
 })
 
 describe('compute', () => {
-  test('IAM: a role only when no instance profile is given, limited to the bucket and the table', () => {
+  test('IAM: a role only when no instance profile is given, limited to the bucket and the table, and read-only Describe* for pinpointing', () => {
     const [roleId, role] = only('AWS::IAM::Role')
     const [profileId, profile] = only('AWS::IAM::InstanceProfile')
     assert.equal(role.Condition, 'CreateInstanceRole')
@@ -201,9 +201,18 @@ describe('compute', () => {
 
     const bucketArn = { 'Fn::GetAtt': [bucketId, 'Arn'] }
     const statements = role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)
-    const actions = statements.flatMap((s: any) => [s.Action].flat()).sort()
-    assert.deepEqual(actions, ['dynamodb:DeleteItem', 'dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:PutItem', 's3:GetObject', 's3:ListBucket'])
-    for (const s of statements) {
+    const pinpoint = statements.find((s: any) => s.Sid === 'Pinpoint')
+    assert.deepEqual([pinpoint.Action].flat().sort(), [
+      'ec2:DescribeNetworkAcls', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets',
+      'elasticache:DescribeCacheClusters', 'elasticache:DescribeCacheSubnetGroups', 'elasticache:DescribeReplicationGroups', 'elasticache:DescribeServerlessCaches',
+      'rds:DescribeDBClusters', 'rds:DescribeDBInstances'
+    ])
+    // Describe* takes no resource-level ARN: "*" is the only resource they can be granted on.
+    assert.equal(pinpoint.Resource, '*')
+    assert.ok([pinpoint.Action].flat().every((a: string) => /^(ec2|rds|elasticache):Describe[A-Za-z]+$/.test(a)), 'read-only')
+    const scoped = statements.filter((s: any) => s !== pinpoint)
+    assert.deepEqual(scoped.flatMap((s: any) => [s.Action].flat()).sort(), ['dynamodb:DeleteItem', 'dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:PutItem', 's3:GetObject', 's3:ListBucket'])
+    for (const s of scoped) {
       assert.equal(s.Effect, 'Allow')
       assert.ok(!JSON.stringify(s.Action).includes('*'), 'no wildcard action')
       const expected = [s.Action].flat().every((a: string) => a.startsWith('dynamodb:'))

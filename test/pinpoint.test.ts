@@ -1,0 +1,151 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { DESCRIBE_ACTIONS, DESCRIBE_STATEMENT } from '../lib/describe.ts'
+import { createLookup } from '../lib/lookup.ts'
+import { buildApp, cleanEnv, root, runCli, workDir } from './helper.ts'
+import { closedPort, startAws, startDns, startSilentServer, type AwsFixture, type DnsHandle, type PortHandle } from './harness/index.ts'
+import { lab, labEndpoints, labIds } from './harness/aws-lab.ts'
+import { identity, imdsEnv, startImds } from './imds-fixture.ts'
+
+// Pinpointing a failed database check end to end: the app on the metadata fixture (this
+// instance's network), the EC2 / RDS / ElastiCache fixture (the lab's configuration, read
+// through the real SDK clients), a loopback DNS that gives the RDS endpoint a closed loopback
+// port, and the answer on /database. Each scenario is a lab with ids of its own (a tag).
+
+let closed: PortHandle
+let silent: PortHandle
+let aws: AwsFixture
+let dns: DnsHandle
+const tags = { missingRule: 'c1', denied: 'c2', open: 'c3', tls: 'c4' }
+
+before(async () => {
+  [closed, silent, aws, dns] = await Promise.all([
+    closedPort(), startSilentServer(), startAws(),
+    startDns({ names: Object.fromEntries(Object.values(tags).flatMap(tag => [[labEndpoints(tag).database, '127.0.0.1'], [labEndpoints(tag).redis, '127.0.0.1']])) })
+  ])
+  for (const [scenario, tag] of Object.entries(tags)) {
+    const env = lab(tag)
+    // The RDS instance listens on the port the test's closed port stands for.
+    env.dbInstances[0].Endpoint!.Port = closed.port
+    if (scenario === 'missingRule') env.securityGroups.find(g => g.GroupId === labIds(tag).dbGroup)!.IpPermissions = []
+    if (scenario === 'open') env.securityGroups.find(g => g.GroupId === labIds(tag).dbGroup)!.IpPermissions = [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '10.0.0.0/16' }] }]
+    // The cache on a port that takes connections and says nothing, as one that speaks TLS only
+    // does to a plain client.
+    env.replicationGroups[0].TransitEncryptionEnabled = scenario === 'tls'
+    env.replicationGroups[0].NodeGroups![0].PrimaryEndpoint!.Port = silent.port
+    aws.putLab(env, scenario === 'denied' ? 'ec2:DescribeSecurityGroups' : undefined)
+  }
+})
+
+after(async () => {
+  await Promise.all([closed, silent, aws, dns].map(server => server?.stop()))
+})
+
+const databaseToml = (host: string) => `[checks]
+timeout_ms = 2000
+cache_ms = 0
+[database]
+host = '${host}'
+port = ${closed.port}
+user = 'app'
+password = 'secret'
+dbname = 'app'
+tls = 'off'
+`
+
+// The app as it runs on an instance of the lab tagged `tag`, asked /database.
+async function onInstance (t: Parameters<typeof buildApp>[0], host: string, tag: string) {
+  const { fastify } = await buildApp(t, databaseToml(host), await instanceEnv(t, tag), { lookup: createLookup([dns.server]) })
+  const json = (await fastify.inject('/database?format=json')).json()
+  const text = (await fastify.inject('/database')).body
+  return { json, text }
+}
+
+// The environment of an instance of the lab tagged `tag`: its own metadata service, AWS's APIs.
+async function instanceEnv (t: Parameters<typeof buildApp>[0], tag: string): Promise<NodeJS.ProcessEnv> {
+  const ids = labIds(tag)
+  const own = await startImds({ network: { vpcId: ids.vpc, subnetId: ids.instanceSubnet, securityGroupIds: [ids.appGroup] } })
+  t.after(() => own.stop())
+  return {
+    ...imdsEnv(own.endpoint),
+    AWS_ACCESS_KEY_ID: 'AKIAFIXTURE000000001',
+    AWS_SECRET_ACCESS_KEY: 'fixture-secret',
+    AWS_ENDPOINT_URL_EC2: aws.endpoint,
+    AWS_ENDPOINT_URL_RDS: aws.endpoint,
+    AWS_ENDPOINT_URL_ELASTICACHE: aws.endpoint
+  }
+}
+
+test('the database\'s security group has no inbound rule: /database names it, this instance\'s group and the console path', async t => {
+  const ids = labIds(tags.missingRule)
+  const { json, text } = await onInstance(t, labEndpoints(tags.missingRule).database, tags.missingRule)
+  assert.equal(json.stage, 'connect')
+  const rule = `${ids.dbGroup} (on database-1-c1) has no inbound rule for TCP ${closed.port} from ${ids.appGroup} (this instance) or from ${identity.privateIp}`
+  assert.equal(json.hint, `${rule}: add one: EC2 → Security groups → ${ids.dbGroup} → Edit inbound rules → Add rule: Custom TCP, port ${closed.port}, source ${ids.appGroup}`)
+  assert.match(text, new RegExp(`^FAIL \\(connect\\): .*\\nhint: ${rule.replace(/[()]/g, '\\$&')}`))
+  assert.equal(json.details.pinpoint.blocked, true)
+  assert.deepEqual(json.details.pinpoint.target.securityGroupIds, [ids.dbGroup])
+  assert.equal(json.details.instance.subnetId, ids.instanceSubnet)
+})
+
+test('a denied Describe*: the symptom\'s hint stays, with the read-only statement to allow', async t => {
+  const { json } = await onInstance(t, labEndpoints(tags.denied).database, tags.denied)
+  assert.equal(json.stage, 'connect')
+  assert.ok(json.hint.startsWith(`nothing listens on ${labEndpoints(tags.denied).database}:${closed.port}`), json.hint)
+  assert.ok(json.hint.includes(`ec2:DescribeSecurityGroups was denied): add to the instance role the statement ${JSON.stringify(DESCRIBE_STATEMENT)}`), json.hint)
+  assert.deepEqual(json.details.pinpoint.denied, 'ec2:DescribeSecurityGroups')
+})
+
+test('nothing in the configuration blocks: the symptom\'s hint, and pinpoint says the path is open', async t => {
+  const { json } = await onInstance(t, labEndpoints(tags.open).database, tags.open)
+  assert.match(json.hint, /^nothing listens on .*\(pinpoint: nothing in the security groups, network ACLs or VPC of RDS instance database-1-c3 blocks TCP \d+ from this instance/)
+  assert.equal(json.details.pinpoint.blocked, false)
+})
+
+test('a host no RDS instance has: the details say so, the hint is the symptom\'s', async t => {
+  const { json } = await onInstance(t, '127.0.0.1', tags.open)
+  assert.equal(json.details.pinpoint, 'no RDS instance or Aurora cluster this role can see has the endpoint 127.0.0.1: is [database] host copied from this account and region?')
+  assert.match(json.hint, /^nothing listens on 127\.0\.0\.1:\d+/)
+  assert.equal(json.details.instance.instanceId, identity.instanceId)
+})
+
+test('a cache with in-transit encryption that never answers a plain client: /redis says set tls = true', async t => {
+  const toml = `[checks]\ntimeout_ms = 1000\ncache_ms = 0\n[redis]\nhost = '${labEndpoints(tags.tls).redis}'\nport = ${silent.port}\n`
+  const { fastify } = await buildApp(t, toml, await instanceEnv(t, tags.tls), { lookup: createLookup([dns.server]) })
+  const json = (await fastify.inject('/redis?format=json')).json()
+  assert.equal(json.stage, 'request')
+  assert.equal(json.hint, 'replication group r1-c4 has in-transit encryption: it speaks TLS only: set [redis] tls = true in config.toml')
+})
+
+test('check (the executable when SUAI_TEST_BIN names it) loads the SDK clients and asks AWS on a failed connection', async t => {
+  const cwd = await workDir(databaseToml('127.0.0.1'))
+  const { code, stdout } = await runCli(['check', '--json'], { cwd, env: cleanEnv(await instanceEnv(t, tags.open)) })
+  assert.equal(code, 1, stdout)
+  const [database] = JSON.parse(stdout)
+  assert.equal(database.details.pinpoint, 'no RDS instance or Aurora cluster this role can see has the endpoint 127.0.0.1: is [database] host copied from this account and region?')
+})
+
+test('not on EC2 (metadata disabled): the failure is answered as before, with nothing added', async t => {
+  const { fastify } = await buildApp(t, databaseToml('127.0.0.1'))
+  const result = (await fastify.inject('/database?format=json')).json()
+  assert.equal(result.stage, 'connect')
+  assert.equal(result.details.instance, undefined)
+  assert.equal(result.details.pinpoint, undefined)
+})
+
+test('the CloudFormation template\'s role allows exactly the calls pinpointing makes', async () => {
+  const template = JSON.parse(await readFile(join(root, 'deploy/suaicloudapp.template.json'), 'utf8'))
+  const role = Object.values(template.Resources as Record<string, { Type: string, Properties: any }>).find(r => r.Type === 'AWS::IAM::Role')
+  const statement = role?.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement).find((s: any) => s.Sid === 'Pinpoint')
+  assert.deepEqual([statement.Action].flat().sort(), [...DESCRIBE_ACTIONS].sort())
+  assert.equal(statement.Resource, DESCRIBE_STATEMENT.Resource)
+})
+
+test('README\'s statement for hand-made roles is the one the hint gives', async () => {
+  const readme = await readFile(join(root, 'README.md'), 'utf8')
+  const section = readme.split('### Pinpoint: which rule to change')[1]?.split('\n### ')[0] ?? ''
+  const statement = JSON.parse(/```json\n([^`]+)```/.exec(section)?.[1] ?? 'null')
+  assert.deepEqual({ ...statement, Sid: undefined }, { ...DESCRIBE_STATEMENT, Sid: undefined })
+})
