@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { checks } from './checks.ts'
+import { fleet } from './fleet.ts'
 import { logs } from './logs.ts'
 import { table, type Row, type Section } from './report.ts'
 import { bun, root } from './servers.ts'
@@ -13,7 +14,7 @@ import { throughput } from './throughput.ts'
 // NAME…` runs only those. Everything it starts listens on loopback and is stopped at the end.
 process.env.AWS_EC2_METADATA_DISABLED = 'true'
 
-const benches: Record<string, () => Promise<Section>> = { throughput, checks, logs, startup, soak }
+const benches: Record<string, () => Promise<Section>> = { throughput, checks, logs, startup, fleet, soak }
 const chosen = process.argv.slice(2)
 const unknown = chosen.filter(name => !(name in benches))
 if (unknown.length) {

@@ -24,21 +24,17 @@ const START_TIMEOUT_MS = 15_000
 // The file to run and its arguments, given the port and the folder it runs in.
 export type Command = (port: number, dir: string) => string[] | Promise<string[]>
 
-type Sections = Record<string, Record<string, string | number>>
+type Sections = Record<string, Record<string, string | number | boolean>>
 
-// The app from its sources on the same Node binary, for a bench that must not wait for (or
-// trust) a build, with `nodeOptions` for Node itself.
-export const fromSources = (...nodeOptions: string[]) => [node, ...nodeOptions, '--import', import.meta.resolve('tsx'), join(root, 'cli.ts')]
-
-// The executable (or `program`) listening on loopback with its config and log in its folder, and
+// The executable listening on loopback with its config and log in its folder, and
 // no drain (a bench stops it at once); `sections` add to or override those.
-export const suaicloudapp = (sections: Sections = {}, program = [executable]): Command => (port, dir) => {
+export const suaicloudapp = (sections: Sections = {}): Command => (port, dir) => {
   const config = join(dir, 'config.toml')
   const all: Sections = { ...sections, server: { host: LOOPBACK, port, drain_ms: 0, ...sections.server }, log: { file: join(dir, 'output.log'), ...sections.log } }
   // A JSON string is a TOML basic string.
   writeFileSync(config, Object.entries(all).map(([name, keys]) =>
     `[${name}]\n${Object.entries(keys).map(([key, value]) => `${key} = ${JSON.stringify(value)}\n`).join('')}`).join(''))
-  return [...program, '--config', config]
+  return [executable, '--config', config]
 }
 
 export const baseline = (kind: 'http' | 'express' | 'fastify', runtime = bun): Command => port => [runtime, join(root, 'bench', 'hello.ts'), kind, String(port)]

@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
-import { freePort, LOOPBACK, startDynamo, startMariadb, startRedis, startS3 } from '../test/harness/index.ts'
+import { startDynamo, startMariadb, startRedis, startS3 } from '../test/harness/index.ts'
+import { heapUsedAfterGc } from './heap.ts'
 import { get, interleave, median } from './measure.ts'
-import { connectInspector } from './inspector.ts'
 import { connectionsTo, openFds } from './proc.ts'
 import { mb, times, type Row, type Section } from './report.ts'
-import { fromSources, rssBytes, start, suaicloudapp, type Server } from './servers.ts'
+import { rssBytes, start, suaicloudapp, type Server } from './servers.ts'
 
 // Sustained load on every endpoint while Redis and MariaDB are killed and brought back, as a
 // student's load test against the lab's load balancer would be: memory, file descriptors and
@@ -16,9 +16,8 @@ import { fromSources, rssBytes, start, suaicloudapp, type Server } from './serve
 // warn (no request log at all), then the two apps' throughput in interleaved rounds, so that
 // other work on the machine costs both alike. Real MariaDB and Redis, s3rver and dynalite, all on
 // loopback.
-// The app runs from its sources on Node 24, with V8's inspector on loopback so that every heap
-// sample follows a full garbage collection: the executable's Bun (JavaScriptCore) has no such
-// inspector. The logging code under test is the same in both.
+// The app is the executable users get; every heap sample follows a full garbage collection that
+// the bench asks for with SIGUSR2 (bench/heap.ts).
 const CONNECTIONS = 10
 const WARM_UP_S = 15
 const SOAK_S = 60
@@ -26,11 +25,11 @@ const SAMPLE_MS = 2000
 const ROUNDS = 6
 const ROUND_S = 5
 // What a load generator sends, as fast as it is answered.
-const PUBLIC_PATHS = ['/health', '/checks', '/database', '/redis', '/s3', '/dynamodb', '/']
+const PUBLIC_PATHS = ['/health', '/ready', '/checks', '/database', '/redis', '/s3', '/dynamodb', '/', '/instance']
 // What an operator's tail and a metrics scraper send, at a steady rate: /logs at info returns 200
 // real lines, ten times the work of the near-empty log at warn, which is not the request log's
 // cost and would swamp it in a closed loop.
-const ADMIN_PATHS = ['/logs', '/metrics']
+const ADMIN_PATHS = ['/logs', '/metrics', '/fleet']
 const ADMIN_PER_SECOND = 10
 // Seconds into the soak: each backend is SIGKILLed at `at` and restarted `down` seconds later.
 const OUTAGES = [{ backend: 'redis', at: 10, down: 10 }, { backend: 'database', at: 30, down: 10 }] as const
@@ -58,10 +57,7 @@ export async function soak (): Promise<Section> {
       data: { connections: CONNECTIONS, adminPerSecond: ADMIN_PER_SECOND, warmUpSeconds: WARM_UP_S, soakSeconds: SOAK_S, outages: OUTAGES, rounds, runs }
     }
   } finally {
-    for (const app of apps) {
-      app.inspector.close()
-      await app.server.stop()
-    }
+    for (const app of apps) await app.server.stop()
     await backends.stop()
   }
 }
@@ -86,15 +82,13 @@ async function startBackends () {
   }
 }
 
-interface Subject { level: 'info' | 'warn', server: Server, inspector: Awaited<ReturnType<typeof connectInspector>> }
+interface Subject { level: 'info' | 'warn', server: Server }
 
 async function startApp (level: Subject['level'], backends: Backends): Promise<Subject> {
-  const inspectorPort = await freePort()
-  const server = await start(suaicloudapp({ ...backends.sections, log: { level } }, fromSources(`--inspect=${LOOPBACK}:${inspectorPort}`)))
-  return { level, server, inspector: await connectInspector(inspectorPort) }
+  return { level, server: await start(suaicloudapp({ ...backends.sections, log: { level } })) }
 }
 
-async function soakRun ({ level, server, inspector }: Subject, backends: Backends) {
+async function soakRun ({ level, server }: Subject, backends: Backends) {
   const { pid, url } = server
   const samples: Sample[] = []
   let phase: Sample['phase'] = 'warm-up'
@@ -105,7 +99,7 @@ async function soakRun ({ level, server, inspector }: Subject, backends: Backend
   const sampler = (async () => {
     while (!sampling.signal.aborted && !server.exitReason()) {
       const t = (performance.now() - started) / 1000
-      const heapUsed = await inspector.heapUsedAfterGc().catch(() => undefined)
+      const heapUsed = await heapUsedAfterGc(server).catch(() => undefined)
       if (heapUsed === undefined) return
       samples.push({ t, phase, heapUsed, rss: rssBytes(pid), fds: openFds(pid), connections: backends.ports.map(port => connectionsTo(pid, port)), dropped: await dropped().catch(() => NaN) })
       await sleep(SAMPLE_MS)
@@ -182,7 +176,7 @@ function throughputRows (rounds: Rounds, [info, warn]: Run[]): Row[] {
   const rps = ratio('rps')
   return [
     {
-      figure: `Soak (app from the sources): ${CONNECTIONS} connections on ${PUBLIC_PATHS.join(' ')} and ${ADMIN_PER_SECOND} req/s on ${ADMIN_PATHS.join(' ')}; throughput at [log] level info vs warn, ${ROUNDS}×${ROUND_S} s interleaved`,
+      figure: `Soak (the executable): ${CONNECTIONS} connections on ${PUBLIC_PATHS.join(' ')} and ${ADMIN_PER_SECOND} req/s on ${ADMIN_PATHS.join(' ')}; throughput at [log] level info vs warn, ${ROUNDS}×${ROUND_S} s interleaved`,
       ours: `${Math.round(of('info', 'rps'))} req/s`,
       baseline: `${Math.round(of('warn', 'rps'))} req/s`,
       ratio: `${rps.toFixed(2)}×`,

@@ -168,9 +168,11 @@ const credentialFixes: Record<CredentialSource, string> = {
 // The hints every AWS backend shares; each backend spreads them into its own. S3 and DynamoDB
 // are reached at AWS's API endpoints, or at [section] endpoint when one is set.
 export const awsApiHints: Hints = {
+  // The name does not exist (NXDOMAIN): AWS's API names exist in every region, so the region is
+  // what is wrong. A resolver that did not answer is dns_unanswered.
   dns: c => c.endpoint
     ? `the host of ${c.endpoint} does not resolve: check [${c.backend}] endpoint, or remove it to use AWS`
-    : 'this instance cannot resolve the AWS API\'s host name: check that the VPC has DNS resolution enabled',
+    : `AWS has no ${c.backend === 's3' ? 'S3' : 'DynamoDB'} API for a region '${c.region}': copy the region code again into [aws] region (e.g. eu-central-1, as the console shows it beside the region's name)`,
   dns_unanswered: c => `the DNS resolver did not answer for ${c.endpoint ?? 'the AWS API\'s host name'}: check that the VPC has DNS resolution enabled (VPC → Your VPCs → Edit VPC settings) and that /etc/resolv.conf names a resolver this instance reaches`,
   connect_refused: c => `nothing listens at ${c.endpoint ?? 'the AWS API endpoint'}: check [${c.backend}] endpoint, or remove it to use AWS`,
   connect_reset: c => `${c.endpoint ?? 'the AWS API endpoint'} closed the connection: check [${c.backend}] endpoint (http:// or https://)`,

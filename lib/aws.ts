@@ -1,6 +1,10 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { Agent as HttpAgent } from 'node:http'
+import { Agent as HttpsAgent } from 'node:https'
 import { classifyAws, credentialSource, describeSource, type Acting } from './aws-errors.ts'
 import type { BackendDeps } from './backend.ts'
 import { CheckFailure, type CheckContext } from './check.ts'
+import { staged, type Lookup } from './lookup.ts'
 
 // What the S3 and DynamoDB checks share: client options that bound every request, and the
 // reading of the SDK's errors. Credentials come from the environment the app was given, else
@@ -21,11 +25,36 @@ export function clientOptions (endpoint: string | undefined, deps: BackendDeps) 
       connectionTimeout: timeoutMs,
       requestTimeout: timeoutMs,
       throwOnRequestTimeout: true,
-      // Host names resolved off the thread pool: see lib/lookup.ts.
-      httpAgent: { lookup },
-      httpsAgent: { lookup }
+      // Host names resolved off the thread pool (see lib/lookup.ts), and the check told how far
+      // each new connection got. The SDK's own agents keep connections alive, 50 at most: so do these.
+      httpAgent: staging(new HttpAgent({ keepAlive: true, maxSockets: 50, lookup }), lookup),
+      httpsAgent: staging(new HttpsAgent({ keepAlive: true, maxSockets: 50, lookup }), lookup)
     }
   }
+}
+
+// The check whose request is running, for the connections that request opens.
+const checkOfRequest = new AsyncLocalStorage<CheckContext>()
+
+// A new connection tells the check that opened it where it is: looking the host up (stage dns),
+// connecting (connect), the TLS handshake (tls), then the request. A private subnet without a
+// route to the API drops the packets without a word: the check then ends in stage connect with
+// the route-table hint, not as a request AWS never answered. A kept-alive connection is already
+// past all that; the fleet's heartbeats run outside any check.
+function staging<Agent extends HttpAgent> (agent: Agent, lookup: Lookup): Agent {
+  const open = agent.createConnection.bind(agent)
+  agent.createConnection = (options, callback) => {
+    const ctx = checkOfRequest.getStore()
+    if (!ctx) return open(options, callback)
+    // An IP address is never looked up: the connect starts at once.
+    ctx.stage('connect')
+    const socket = open({ ...options, lookup: staged(lookup, ctx.stage) }, callback)
+    const secure = agent instanceof HttpsAgent
+    socket?.once('connect', () => ctx.stage(secure ? 'tls' : 'request'))
+    if (secure) socket?.once('secureConnect', () => ctx.stage('request'))
+    return socket
+  }
+  return agent
 }
 
 // The region from the instance identity document, said once in the log. Without one it throws
@@ -79,13 +108,14 @@ export function lazyClient<Sdk, Client extends SdkClient> (deps: BackendDeps, ma
       // what it answered the app's own lookup says why they did not (a token PUT lost on a
       // container's extra hop, the service turned off). Asked alongside, so that a check that
       // runs out of time while the SDK waits still knows.
+      // It also names the instance profile's role, for the details.
       let resolving = true
-      const metadata = credentialSource(deps.env, {}) === 'instance'
-        ? deps.imds.lookup().then(({ instance, note }) => { if (resolving && !instance) ctx.detail('metadata', note) })
-        : undefined
+      const metadataLookup = credentialSource(deps.env, {}) === 'instance' ? deps.imds.lookup() : undefined
+      const metadata = metadataLookup?.then(({ instance, note }) => { if (resolving && !instance) ctx.detail('metadata', note) })
       try {
         const source = credentialSource(deps.env, await ready.client.config.credentials())
-        acting = { source, as: describeSource(source, deps.env) }
+        const role = source === 'instance' ? (await metadataLookup)?.role : undefined
+        acting = { source, as: describeSource(source, deps.env, role) }
         ctx.detail('credentials', acting.as)
       } catch (err) {
         await metadata
@@ -100,7 +130,7 @@ export function lazyClient<Sdk, Client extends SdkClient> (deps: BackendDeps, ma
     client: () => (made ??= make()),
     async send<T> (ctx: CheckContext, action: string, call: (options: { abortSignal: AbortSignal }) => Promise<T>): Promise<T> {
       try {
-        return await call({ abortSignal: ctx.signal })
+        return await checkOfRequest.run(ctx, () => call({ abortSignal: ctx.signal }))
       } catch (err) {
         const failure = classifyAws(err, action, acting)
         // The principal of a denial names the role: who the checks act as, for the details too.

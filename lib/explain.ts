@@ -40,7 +40,8 @@ export function pinpointer (deps: BackendDeps, target: PinpointTarget): Explaine
           const what = target.backend === 'database' ? 'RDS instance or Aurora cluster' : 'ElastiCache replication group or serverless cache'
           return { details: { instance: network, pinpoint: `no ${what} this role can see has the endpoint ${target.host}: is [${target.backend}] host copied from this account and region?` } }
         }
-        const verdict = evaluate({ ...found, backend: target.backend, port: target.port, tls: target.tls, instance: network })
+        // Past the connect stage the TCP connection was made: only the settings can be wrong.
+        const verdict = evaluate({ ...found, backend: target.backend, port: target.port, tls: target.tls, instance: network, connected: result.stage !== 'connect' })
         const hint = verdict.blocked ? `${verdict.finding}: ${verdict.fix}` : `${result.hint ?? result.message} (pinpoint: ${verdict.finding})`
         return { hint, details: { instance: network, pinpoint: { target: found.target, ...verdict } } }
       } catch (err) {

@@ -18,6 +18,8 @@ export interface InstanceLookup {
   instance: InstanceIdentity | null
   // Where the answer came from, or why there is none.
   note: string
+  // The role of the instance profile, when one is attached: who the AWS checks act as.
+  role?: string
 }
 
 // Where this instance sits in its VPC, read through its primary network interface (the MAC of
@@ -59,6 +61,9 @@ const paths = {
   privateIp: '/latest/meta-data/local-ipv4',
   amiId: '/latest/meta-data/ami-id',
   document: '/latest/dynamic/instance-identity/document',
+  // Lists the instance profile's role (404 without one).
+  // https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-security-credentials.html
+  role: '/latest/meta-data/iam/security-credentials/',
   mac: '/latest/meta-data/mac'
 }
 // Under network/interfaces/macs/<mac>/; security-group-ids is one id a line.
@@ -146,13 +151,14 @@ async function fetchIdentity (endpoint: string, requestTimeoutMs: number, lookup
     const get = await session(endpoint, requestTimeoutMs, AbortSignal.timeout(lookupTimeoutMs))
     // Only the instance id is required; a field the service cannot give stays null.
     const optional = (path: string) => get(path).catch(() => null)
-    const [instanceId, availabilityZone, instanceType, privateIp, amiId, document] = await Promise.all([
+    const [instanceId, availabilityZone, instanceType, privateIp, amiId, document, role] = await Promise.all([
       get(paths.instanceId), optional(paths.availabilityZone), optional(paths.instanceType),
-      optional(paths.privateIp), optional(paths.amiId), optional(paths.document)
+      optional(paths.privateIp), optional(paths.amiId), optional(paths.document), optional(paths.role)
     ])
     return {
       instance: { instanceId, availabilityZone, instanceType, privateIp, amiId, region: regionOf(document) },
-      note: `EC2 instance metadata from ${endpoint}`
+      note: `EC2 instance metadata from ${endpoint}`,
+      ...(role ? { role: role.split('\n')[0] } : {})
     }
   } catch (err) {
     return { instance: null, note: `not on EC2 (no answer from the instance metadata service at ${endpoint}: ${(err as Error).message})` }

@@ -204,6 +204,8 @@ export interface PinpointInput {
   tls?: boolean
   // The address the host resolved to, when known: it places the target in one of its subnets.
   targetIp?: string
+  // The TCP connection was made (the check failed later): the path is open, only settings remain.
+  connected?: boolean
   instance: InstanceNetwork
   target: Target
   securityGroups: SecurityGroup[]
@@ -237,6 +239,7 @@ export function evaluate (input: PinpointInput): Verdict {
   const name = `${target.kind} ${target.id}`
   const port = target.port ?? input.port
 
+  if (input.connected) return tlsVerdict(input, name) ?? { blocked: false, finding: `the connection to ${name} was made, and its settings match config.toml: the problem is the server itself` }
   if (!SERVING.has(target.status)) return { blocked: true, finding: `${name} is ${target.status}`, fix: stateFix(target) }
   if (target.port !== undefined && target.port !== input.port) {
     return { blocked: true, finding: `${name} listens on port ${target.port}, [${backend}] port is ${input.port}`, fix: `set [${backend}] port = ${target.port} in config.toml` }
@@ -300,15 +303,17 @@ export function evaluate (input: PinpointInput): Verdict {
     }
   }
 
-  if (target.tlsRequired !== undefined && input.tls !== undefined && target.tlsRequired !== input.tls) {
-    return target.tlsRequired
-      ? { blocked: true, finding: `${name} has in-transit encryption: it speaks TLS only`, fix: `set [${backend}] tls = true in config.toml` }
-      : { blocked: true, finding: `${name} has no in-transit encryption: it does not speak TLS`, fix: `set [${backend}] tls = false in config.toml` }
-  }
-  return {
+  return tlsVerdict(input, name) ?? {
     blocked: false,
     finding: `nothing in the security groups, network ACLs or VPC of ${name} blocks TCP ${port} from this instance (${instance.privateIp}, ${listed(instance.securityGroupIds)}); the problem is elsewhere: the server itself, DNS, or a route`
   }
+}
+
+function tlsVerdict ({ target, tls, backend }: PinpointInput, name: string): Verdict | undefined {
+  if (target.tlsRequired === undefined || tls === undefined || target.tlsRequired === tls) return undefined
+  return target.tlsRequired
+    ? { blocked: true, finding: `${name} has in-transit encryption: it speaks TLS only`, fix: `set [${backend}] tls = true in config.toml` }
+    : { blocked: true, finding: `${name} has no in-transit encryption: it does not speak TLS`, fix: `set [${backend}] tls = false in config.toml` }
 }
 
 function stateFix (target: Target): string {

@@ -9,7 +9,10 @@ import type { SharedRecords } from './backend.ts'
 const TAG = '{suaicloudapp:fleet}'
 const INDEX = `${TAG}:index`
 
-type Redis = RedisClientType | RedisClusterType
+// The clients plugins/redis.ts makes, which speak RESP2 (see there).
+export type RedisNodeClient = RedisClientType<{}, {}, {}, 2>
+export type RedisClusterClient = RedisClusterType<{}, {}, {}, 2>
+type Redis = RedisNodeClient | RedisClusterClient
 
 export function redisRecords (connected: () => Promise<Redis>): SharedRecords {
   async function values (redis: Redis, ids: string[]): Promise<string[]> {

@@ -18,7 +18,7 @@ export const DynamodbSection = Type.Object({
 
 const hints: Hints = {
   ...awsApiHints,
-  connect_timeout: c => c.endpoint ? `no answer from ${c.endpoint}: check [dynamodb] endpoint` : 'no route to the DynamoDB API: a private subnet needs a DynamoDB gateway endpoint or a NAT gateway in its route table',
+  connect_timeout: c => c.endpoint ? `no answer from ${c.endpoint}: check [dynamodb] endpoint` : `no route to the DynamoDB API: this subnet's route table (VPC → Route tables) needs a route to a NAT gateway, or to a gateway endpoint for DynamoDB of this region (com.amazonaws.${c.region}.dynamodb) (an endpoint of another region does not serve this one), and the security group must allow outbound TCP 443`,
   permission: c => deniedHint({ ...c, resource: c.resource ?? `arn:aws:dynamodb:${c.region}:<account>:table/${c.table}` }, { resourcePolicy: `the resource-based policy of table ${c.table} (DynamoDB → Tables → ${c.table} → Permissions)`, thing: 'table' }),
   not_found: c => `there is no table '${c.table}' in ${c.region}: check [dynamodb] table and [aws] region (tables are per region)`,
   schema: c => `the seed needs a table whose primary key is only a partition key '${c.partition_key}' of type String: recreate the table that way, or set [dynamodb] partition_key to the table's key`

@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { isIP, connect as netConnect } from 'node:net'
 import { hostname } from 'node:os'
-import type { RedisClientType, RedisClusterType } from 'redis'
 import { Type, type Static } from '@sinclair/typebox'
 import { defineBackend, type BackendDeps } from '../lib/backend.ts'
 import { CheckFailure, defineCheck, type CheckContext, type Stage } from '../lib/check.ts'
 import { pinpointer } from '../lib/explain.ts'
 import type { Hints } from '../lib/hints.ts'
 import { staged } from '../lib/lookup.ts'
-import { redisRecords } from '../lib/records-redis.ts'
+import { redisRecords, type RedisClusterClient, type RedisNodeClient } from '../lib/records-redis.ts'
 import { Host, NonEmpty, Port } from '../lib/schema.ts'
 
 export const RedisSection = Type.Object({
@@ -31,9 +30,11 @@ const hints: Hints = {
 
 interface Connection {
   // Talks to the configured endpoint itself: INFO and CLUSTER INFO.
-  node: RedisClientType
+  node: RedisNodeClient
   // In cluster mode, the client that routes keys to their shard, connected on first use.
-  cluster?: () => Promise<RedisClusterType>
+  cluster?: () => Promise<RedisClusterClient>
+  // valkey or redis, and its own version
+  engine: string
   version: string
 }
 
@@ -64,7 +65,10 @@ function createRedis (section: Static<typeof RedisSection>, deps: BackendDeps) {
       // SNI carries host names only: Node warns on stderr when given an IP address.
       ...(section.tls ? { tls: true as const, servername: isIP(section.host) ? undefined : section.host } : {})
     }
-    const auth = { username: section.username, password: section.password, disableOfflineQueue: true }
+    // RESP2, which every engine ElastiCache offers speaks: node-redis 6 would open with HELLO 3,
+    // which Redis before 6 refuses ("unknown command"), and over RESP3 it would look the host
+    // up again through the system resolver for its maintenance notifications, past our lookup.
+    const options = { username: section.username, password: section.password, disableOfflineQueue: true, RESP: 2 as const, maintNotifications: 'disabled' as const }
     // Without an 'error' listener a socket error after connecting would crash the process.
     const dropOnError = (err: Error) => { log.debug({ err }, 'redis connection error'); reset() }
 
@@ -77,7 +81,7 @@ function createRedis (section: Static<typeof RedisSection>, deps: BackendDeps) {
     const first = { ...socket, lookup: staged(lookup, ctx.stage) }
     const tcp = section.tls ? netConnect({ host: section.host, port: section.port, lookup: first.lookup }) : undefined
     tcp?.once('connect', () => ctx.stage('tls'))
-    const node = createClient({ socket: tcp ? { ...first, socket: tcp } : first, ...auth }) as RedisClientType
+    const node = createClient({ socket: tcp ? { ...first, socket: tcp } : first, ...options })
     node.on('error', dropOnError)
     // The socket is open; what follows (HELLO, AUTH) is Redis answering, or not. If the check
     // timed out meanwhile, close it: destroy() during the TCP connect cannot reach the socket.
@@ -86,14 +90,16 @@ function createRedis (section: Static<typeof RedisSection>, deps: BackendDeps) {
     await node.connect()
     ctx.stage('request')
     const info = parseInfo(await node.info())
-    const version = info.redis_version ?? 'unknown'
-    if (info.cluster_enabled !== '1') return { node, version }
+    // Valkey reports a Redis compatibility version (7.2.4) as redis_version; its own is valkey_version.
+    const engine = info.server_name ?? 'redis'
+    const version = info[`${engine}_version`] ?? info.redis_version ?? 'unknown'
+    if (info.cluster_enabled !== '1') return { node, engine, version }
     // Connected on the first check that finds the cluster healthy: the cluster client cannot
     // connect while a master is gone, and then CLUSTER INFO on the node says it better.
-    let cluster: Promise<RedisClusterType> | undefined
+    let cluster: Promise<RedisClusterClient> | undefined
     const connectCluster = () => {
       cluster ??= (async () => {
-        const client = createCluster({ rootNodes: [{ socket }], defaults: { socket, ...auth } }) as RedisClusterType
+        const client = createCluster({ rootNodes: [{ socket }], defaults: { socket, ...options }, RESP: options.RESP })
         client.on('error', dropOnError)
         clients.push(client)
         await client.connect()
@@ -101,7 +107,7 @@ function createRedis (section: Static<typeof RedisSection>, deps: BackendDeps) {
       })()
       return cluster
     }
-    return { node, version, cluster: connectCluster }
+    return { node, engine, version, cluster: connectCluster }
   }
 
   function reset () {
@@ -128,11 +134,12 @@ function createRedis (section: Static<typeof RedisSection>, deps: BackendDeps) {
     isStale: err => /Disconnects client|client is closed|Socket closed unexpectedly|ECONNRESET|EPIPE/i.test(String((err as Error)?.message))
   }, async ctx => {
     connection ??= connect(ctx)
-    const { node, version, cluster: connectCluster } = await connection
+    const { node, engine, version, cluster: connectCluster } = await connection
+    ctx.detail('engine', engine)
     ctx.detail('version', version)
     ctx.detail('mode', connectCluster ? 'cluster' : 'standalone')
 
-    let cluster: RedisClusterType | undefined
+    let cluster: RedisClusterClient | undefined
     if (connectCluster) {
       ctx.stage('cluster')
       const state = parseInfo(String(await node.sendCommand(['CLUSTER', 'INFO'])))
@@ -163,7 +170,7 @@ function createRedis (section: Static<typeof RedisSection>, deps: BackendDeps) {
   })
 
   // The connection the last check opened, for the fleet's heartbeats: none after a failed check.
-  async function connected (): Promise<RedisClientType | RedisClusterType> {
+  async function connected (): Promise<RedisNodeClient | RedisClusterClient> {
     if (!connection) throw new Error('not connected: the last redis check failed or none ran yet')
     const { node, cluster } = await connection
     return cluster ? cluster() : node
@@ -183,7 +190,8 @@ function parseInfo (text: string): Record<string, string> {
 
 function classify (err: unknown, stage: Stage): CheckFailure | undefined {
   const message = String((err as Error)?.message ?? err)
-  if (/^(WRONGPASS|NOAUTH)|invalid username-password|AUTH.*without any password/i.test(message)) {
+  // Redis 6 and later, and Valkey; then Redis 5's words for a wrong or needless AUTH token.
+  if (/^(WRONGPASS|NOAUTH)|invalid username-password|AUTH.*without any password|^ERR invalid password|no password is set/i.test(message)) {
     return new CheckFailure('auth', message.split('\n')[0], 'auth')
   }
   if (/^CLUSTERDOWN/.test(message)) return new CheckFailure('cluster', message, 'cluster')

@@ -13,7 +13,7 @@ export const S3Section = Type.Object({
 
 const hints: Hints = {
   ...awsApiHints,
-  connect_timeout: c => c.endpoint ? `no answer from ${c.endpoint}: check [s3] endpoint` : 'no route to the S3 API: a private subnet needs an S3 gateway endpoint or a NAT gateway in its route table',
+  connect_timeout: c => c.endpoint ? `no answer from ${c.endpoint}: check [s3] endpoint` : `no route to the S3 API: this subnet's route table (VPC → Route tables) needs a route to a NAT gateway, or to a gateway endpoint for S3 of this region (com.amazonaws.${c.region}.s3) (an endpoint of another region does not serve this one), and the security group must allow outbound TCP 443`,
   permission: c => deniedHint(c, { resourcePolicy: `the bucket policy of ${c.bucket} (S3 → Buckets → ${c.bucket} → Permissions → Bucket policy)`, thing: 'bucket' }),
   not_found: c => `there is no bucket named '${c.bucket}': check [s3] bucket (names are global and exact)`
 }

@@ -142,13 +142,15 @@ for (const [backend, name] of [['s3', 'slow-down'], ['s3', 'internal-error'], ['
   })
 }
 
-test('on an instance: the checks act as the instance role, and a rejected role credential is not told to unset keys', async t => {
+test('on an instance: the checks act as the instance role the metadata service names, and a rejected role credential is not told to unset keys', async t => {
   const env = await onInstance(t, { role: ROLE_NAME })
+  const passed = await check(t, 'dynamodb', 'seed', env)
+  assert.deepEqual([passed.status, passed.details.credentials], ['pass', `instance role ${ROLE_NAME}`], JSON.stringify(passed))
   const denied = await check(t, 's3', 'denied-identity-policy', env)
   assert.equal(denied.details.credentials, `instance role ${ROLE_NAME}`)
   const result = await check(t, 'dynamodb', 'unrecognized-client', env)
-  assertFailure(result, 'credentials', /^AWS rejected the credentials of the instance role \(UnrecognizedClientException\)$/, /the instance role's temporary credentials were refused/)
-  assert.equal(result.details.credentials, 'the instance role')
+  assertFailure(result, 'credentials', new RegExp(`^AWS rejected the credentials of instance role ${ROLE_NAME} \\(UnrecognizedClientException\\)$`), /the instance role's temporary credentials were refused/)
+  assert.equal(result.details.credentials, `instance role ${ROLE_NAME}`)
 })
 
 // The SDK's credential chain reads the process's environment, as on an instance; the app's own

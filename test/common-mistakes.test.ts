@@ -1,11 +1,11 @@
 import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
 import type { LookupAddress, LookupOptions } from 'node:dns'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { buildApp, cleanEnv, configToml, makeTempDir, program, root, runCli, workDir } from './helper.ts'
 import { makeCertificates, startAws, startDynamo, startMysql8, startRedis, type AwsFixture, type DynamoHandle, type RedisHandle } from './harness/index.ts'
+import { netnsMissing, runInNetns } from './harness/netns.ts'
 import { imdsEnv, startImds, type ImdsFixture } from './imds-fixture.ts'
 
 // README's "Common mistakes", run: every output quoted there is what the current code prints
@@ -67,7 +67,7 @@ async function validate (toml: string): Promise<string> {
 
 const database = { host: RDS, user: 'admin', password: 'suai-password-1', dbname: 'suai' }
 
-const mistakes: Record<string, (t: TestContext) => Promise<string>> = {
+const mistakes: Partial<Record<string, (t: TestContext) => Promise<string>>> = {
   'A value without quotes': () => validate(`[database]\nhost = ${RDS}\nuser = 'admin'\n`),
   'The region under [s3]': () => validate("[s3]\nbucket = 'suai-bucket'\nregion = 'eu-central-1'\n"),
   'The password is wrong': async t => {
@@ -88,44 +88,32 @@ const mistakes: Record<string, (t: TestContext) => Promise<string>> = {
 }
 
 // Two mistakes made on an instance's own network, in a network and mount namespace of this
-// test's own (as test/network-faults.test.ts does): the seed's port 8080, RDS's 3306 dropped
+// test's own (test/harness/netns.ts): the seed's port 8080, RDS's 3306 dropped
 // as a security group drops it, and an /etc/hosts that knows the RDS endpoint. The user data
 // already started the app; the student starts it again by hand, then asks for /database.
 async function onTheInstance (): Promise<Record<string, string>> {
   const dir = await makeTempDir('mistakes-netns')
   await writeFile(join(dir, 'hosts'), `127.0.0.1 localhost ${RDS}\n`)
   await writeFile(join(dir, 'config.toml'), configToml({ server: { host: '0.0.0.0', port: 8080 }, database }))
-  const script = [
-    'set -e; PATH="$PATH:/usr/sbin:/sbin"',
-    'ip link set lo up',
-    'iptables -A INPUT -p tcp --dport 3306 -j DROP',
-    `mount --bind ${join(dir, 'hosts')} /etc/hosts`,
-    'set +e',
+  const student = [
     '"$@" >/dev/null 2>&1 & first=$!',
     'for i in $(seq 100); do curl -sf localhost:8080/health >/dev/null && break; sleep 0.1; done',
     'echo "--- again"; "$@" 2>&1',
     'echo "--- database"; curl -s localhost:8080/database',
     'kill $first; wait $first'
   ].join('\n')
-  const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn('unshare', ['-n', '-m', 'bash', '-c', script, 'netns', ...program()], { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    child.stdout.on('data', chunk => { out += chunk })
-    child.on('error', reject)
-    child.on('close', () => resolve(out))
+  const { stdout } = await runInNetns(['bash', '-c', student, 'student', ...program()], {
+    drop: ['-p tcp --dport 3306 -j DROP'],
+    mounts: { '/etc/hosts': join(dir, 'hosts') },
+    cwd: dir,
+    env: cleanEnv()
   })
-  const [, again = '', atDatabase = ''] = output.split(/^--- \w+\n/m)
+  const [, again = '', atDatabase = ''] = stdout.split(/^--- \w+\n/m)
   return { 'The app is already running': again.replaceAll(dir, HOME), 'The security group does not admit 3306': atDatabase }
 }
 
-function cannotNamespace (): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root for a network namespace and iptables'
-  try { execFileSync('unshare', ['-n', '-m', 'true'], { stdio: 'ignore' }) } catch { return 'this machine does not allow new network namespaces' }
-  return undefined
-}
-
 let instance: Promise<Record<string, string>> | undefined
-const namespaceMissing = cannotNamespace()
+const namespaceMissing = netnsMissing()
 
 for (const { title, output } of await readmeOutputs()) {
   const inProcess = mistakes[title]

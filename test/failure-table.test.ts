@@ -1,11 +1,13 @@
 import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { buildApp, configToml, root } from './helper.ts'
+import { readFile, writeFile } from 'node:fs/promises'
+import { buildApp, cleanEnv, configToml, makeTempDir, program, root } from './helper.ts'
 import type { BuildOptions } from '../server.ts'
 import { createLookup } from '../lib/lookup.ts'
 import { ROLE_NAME, dynamoScenarios, s3Scenarios, startAws, startFailingDns, startMysql8, type AwsFixture, type DnsFailure, type Mysql8Options } from './harness/index.ts'
+import { startRespServer } from './harness/resp.ts'
+import { netnsMissing, runInNetns } from './harness/netns.ts'
 import { imdsEnv, startImds, type ImdsOptions } from './imds-fixture.ts'
 
 // README's table of failures, run: each row names a fixture scenario, which the app's real
@@ -64,11 +66,50 @@ async function inject (t: TestContext, backend: string, section: Record<string, 
   return res.json() as { status: string, stage: string, hint?: string, message: string }
 }
 
+// AWS's own API endpoints (no [section] endpoint), by backend.
+const apiSections: Record<string, Record<string, unknown>> = {
+  s3: { bucket: 'suai-lab-bucket' },
+  dynamodb: { table: 'suai-lab', partition_key: 'id' }
+}
+
+// The executable's `check` for one backend at AWS's API endpoint, in a network namespace whose
+// /etc/hosts sends the API's names to loopback, where port 443 drops every packet: a private
+// subnet without a route to the API.
+async function checkWithoutRoute (backend: string) {
+  const dir = await makeTempDir('no-route')
+  const region = aws.region
+  await writeFile(join(dir, 'hosts'), `127.0.0.1 localhost\n127.0.0.1 s3.${region}.amazonaws.com suai-lab-bucket.s3.${region}.amazonaws.com dynamodb.${region}.amazonaws.com\n`)
+  await writeFile(join(dir, 'config.toml'), configToml({ checks: { timeout_ms: TIMEOUT_MS }, aws: { region }, [backend]: apiSections[backend] }))
+  const { stdout, stderr } = await runInNetns([...program(), 'check', '--json'], {
+    drop: ['-p tcp --dport 443 -j DROP'],
+    mounts: { '/etc/hosts': join(dir, 'hosts') },
+    cwd: dir,
+    env: cleanEnv(keys)
+  })
+  assert.ok(!`${stdout}${stderr}`.includes(keys.AWS_SECRET_ACCESS_KEY))
+  const result = (JSON.parse(stdout) as Array<{ backend: string, status: string, stage: string, hint?: string, message: string, durationMs: number }>).find(each => each.backend === backend)
+  assert.ok(result && result.durationMs <= TIMEOUT_MS + 500, JSON.stringify(result))
+  return result
+}
+
 // What the check says in a scenario "<kind>:<name>".
 async function run (t: TestContext, scenario: string) {
   const [kind, name] = scenario.split(':')
   if (kind === 's3') return inject(t, 's3', { bucket: name, endpoint: aws.endpoint }, keys)
   if (kind === 'dynamodb') return inject(t, 'dynamodb', { table: name, partition_key: 'id', endpoint: aws.endpoint }, keys)
+  if (kind === 'route') return checkWithoutRoute(name)
+  if (kind === 's3-dns' || kind === 'dynamodb-dns') {
+    const dns = await startFailingDns(name as DnsFailure)
+    t.after(() => dns.stop())
+    const backend = kind.replace('-dns', '')
+    return inject(t, backend, apiSections[backend], keys, { lookup: createLookup([dns.server]) })
+  }
+  if (kind === 'redis') {
+    // redis-5-wrong-token: ElastiCache Redis OSS 5 with an AUTH token, given another one.
+    const redis = await startRespServer('redis-5.0.14', { password: 'the-auth-token-0001' })
+    t.after(() => redis.stop())
+    return inject(t, 'redis', { host: redis.host, port: redis.port, password: 'another-token-00002' }, {})
+  }
   if (kind === 'mysql') {
     const db = await startMysql8({ accounts: { suai: { password: PASSWORD } }, ...mysqlRefusals[name] })
     t.after(() => db.stop())
@@ -101,7 +142,8 @@ test('every row of README\'s failure table is what the check says', async t => {
   const rows = await readmeRows()
   assert.ok(rows.length > 40, `${rows.length} rows`)
   for (const row of rows) {
-    await t.test(row.scenario, async t => {
+    const skip = row.scenario.startsWith('route:') ? netnsMissing() : undefined
+    await t.test(row.scenario, { skip }, async t => {
       const result = await run(t, row.scenario)
       const expected = row.stage === 'warn' ? ['warn', 'request'] : ['fail', row.stage]
       assert.deepEqual([result.status, result.stage], expected, JSON.stringify(result))

@@ -43,14 +43,14 @@ test('reads the identity with an IMDSv2 token, then answers from the cache', asy
   assert.equal(put.method, 'PUT')
   assert.equal(put.url, '/latest/api/token')
   assert.equal(put.headers['x-aws-ec2-metadata-token-ttl-seconds'], '21600')
-  assert.equal(gets.length, 6)
+  assert.equal(gets.length, 7)
   for (const get of gets) {
     assert.equal(get.method, 'GET')
     assert.equal(get.headers['x-aws-ec2-metadata-token'], fixture.token, get.url)
   }
 
   assert.deepEqual(await imds.lookup(), answer)
-  assert.equal(fixture.requests.length, 7, 'a found instance is never asked again')
+  assert.equal(fixture.requests.length, 8, 'a found instance is never asked again')
 })
 
 test('network(): the primary interface by its MAC, read afresh on every call, each GET with the token', async () => {

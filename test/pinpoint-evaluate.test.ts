@@ -187,6 +187,17 @@ test('a replication group with in-transit encryption and [redis] tls = false: se
   assert.equal(redis(env, false).blocked, false, 'preferred mode accepts both')
 })
 
+test('a connection that was made: the rules are not in question, only the settings', () => {
+  const env = lab()
+  group(env, ids.cacheGroup).IpPermissions = []
+  env.replicationGroups[0].TransitEncryptionEnabled = true
+  const replicationGroup = env.replicationGroups[0]
+  const target = replicationGroupTarget(replicationGroup, env.cacheClusters[0], env.cacheSubnetGroups[0])
+  const input = { backend: 'redis', port: 6379, instance, target, securityGroups: env.securityGroups, subnets: env.subnets, networkAcls: env.networkAcls, connected: true }
+  assert.equal(evaluate({ ...input, tls: false }).fix, 'set [redis] tls = true in config.toml')
+  assert.deepEqual(evaluate({ ...input, tls: true }), { blocked: false, finding: 'the connection to replication group r1 was made, and its settings match config.toml: the problem is the server itself' })
+})
+
 test('the cache\'s security group admits another port', () => {
   const env = lab()
   group(env, ids.cacheGroup).IpPermissions = [{ IpProtocol: 'tcp', FromPort: 3306, ToPort: 3306, UserIdGroupPairs: [{ GroupId: ids.appGroup }] }]

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { DESCRIBE_ACTIONS, DESCRIBE_STATEMENT } from '../lib/describe.ts'
 import { createLookup } from '../lib/lookup.ts'
 import { buildApp, cleanEnv, root, runCli, workDir } from './helper.ts'
-import { closedPort, startAws, startDns, type AwsFixture, type DnsHandle, type PortHandle } from './harness/index.ts'
+import { closedPort, startAws, startDns, startSilentServer, type AwsFixture, type DnsHandle, type PortHandle } from './harness/index.ts'
 import { lab, labEndpoints, labIds } from './harness/aws-lab.ts'
 import { identity, imdsEnv, startImds } from './imds-fixture.ts'
 
@@ -15,14 +15,15 @@ import { identity, imdsEnv, startImds } from './imds-fixture.ts'
 // port, and the answer on /database. Each scenario is a lab with ids of its own (a tag).
 
 let closed: PortHandle
+let silent: PortHandle
 let aws: AwsFixture
 let dns: DnsHandle
-const tags = { missingRule: 'c1', denied: 'c2', open: 'c3' }
+const tags = { missingRule: 'c1', denied: 'c2', open: 'c3', tls: 'c4' }
 
 before(async () => {
-  [closed, aws, dns] = await Promise.all([
-    closedPort(), startAws(),
-    startDns(Object.fromEntries(Object.values(tags).map(tag => [labEndpoints(tag).database, '127.0.0.1'])))
+  [closed, silent, aws, dns] = await Promise.all([
+    closedPort(), startSilentServer(), startAws(),
+    startDns({ names: Object.fromEntries(Object.values(tags).flatMap(tag => [[labEndpoints(tag).database, '127.0.0.1'], [labEndpoints(tag).redis, '127.0.0.1']])) })
   ])
   for (const [scenario, tag] of Object.entries(tags)) {
     const env = lab(tag)
@@ -30,12 +31,16 @@ before(async () => {
     env.dbInstances[0].Endpoint!.Port = closed.port
     if (scenario === 'missingRule') env.securityGroups.find(g => g.GroupId === labIds(tag).dbGroup)!.IpPermissions = []
     if (scenario === 'open') env.securityGroups.find(g => g.GroupId === labIds(tag).dbGroup)!.IpPermissions = [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '10.0.0.0/16' }] }]
+    // The cache on a port that takes connections and says nothing, as one that speaks TLS only
+    // does to a plain client.
+    env.replicationGroups[0].TransitEncryptionEnabled = scenario === 'tls'
+    env.replicationGroups[0].NodeGroups![0].PrimaryEndpoint!.Port = silent.port
     aws.putLab(env, scenario === 'denied' ? 'ec2:DescribeSecurityGroups' : undefined)
   }
 })
 
 after(async () => {
-  await Promise.all([closed, aws, dns].map(server => server?.stop()))
+  await Promise.all([closed, silent, aws, dns].map(server => server?.stop()))
 })
 
 const databaseToml = (host: string) => `[checks]
@@ -104,6 +109,14 @@ test('a host no RDS instance has: the details say so, the hint is the symptom\'s
   assert.equal(json.details.pinpoint, 'no RDS instance or Aurora cluster this role can see has the endpoint 127.0.0.1: is [database] host copied from this account and region?')
   assert.match(json.hint, /^nothing listens on 127\.0\.0\.1:\d+/)
   assert.equal(json.details.instance.instanceId, identity.instanceId)
+})
+
+test('a cache with in-transit encryption that never answers a plain client: /redis says set tls = true', async t => {
+  const toml = `[checks]\ntimeout_ms = 1000\ncache_ms = 0\n[redis]\nhost = '${labEndpoints(tags.tls).redis}'\nport = ${silent.port}\n`
+  const { fastify } = await buildApp(t, toml, await instanceEnv(t, tags.tls), { lookup: createLookup([dns.server]) })
+  const json = (await fastify.inject('/redis?format=json')).json()
+  assert.equal(json.stage, 'request')
+  assert.equal(json.hint, 'replication group r1-c4 has in-transit encryption: it speaks TLS only: set [redis] tls = true in config.toml')
 })
 
 test('check (the executable when SUAI_TEST_BIN names it) loads the SDK clients and asks AWS on a failed connection', async t => {

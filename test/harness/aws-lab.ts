@@ -25,7 +25,8 @@ const baseIds = {
 }
 
 export function labIds (tag = '') {
-  return Object.fromEntries(Object.entries(baseIds).map(([key, id]) => [key, tag ? id.slice(0, -tag.length) + tag : id])) as typeof baseIds
+  // The tag goes before the last two digits, which tell the pieces apart; the length stays.
+  return Object.fromEntries(Object.entries(baseIds).map(([key, id]) => [key, tag ? id.slice(0, -(tag.length + 2)) + tag + id.slice(-2) : id])) as typeof baseIds
 }
 
 // The names students copy into config.toml; with a tag, the DB and the caches are named after it.

@@ -22,23 +22,55 @@ export function startNxdomainDns (): Promise<DnsHandle> {
   return startFailingDns('nxdomain')
 }
 
-export async function startFailingDns (failure: DnsFailure): Promise<DnsHandle> {
+export function startFailingDns (failure: DnsFailure, { port = 0 }: { port?: number } = {}): Promise<DnsHandle> {
+  return serve(query => failure === 'silent' ? undefined : reply(query, RCODES[failure]), port)
+}
+
+// A DNS server on loopback that knows `names` (each with one IPv4 address) and answers NXDOMAIN
+// for every other name: a stand-in for the VPC's resolver that only this test's lookups ask.
+export function startDns ({ names = {}, port = 0 }: { names?: Record<string, string>, port?: number } = {}): Promise<DnsHandle> {
+  const known = new Map(Object.entries(names).map(([name, address]) => [name.toLowerCase(), address]))
+  return serve(query => {
+    const address = known.get(questionName(query).toLowerCase())
+    if (!address) return reply(query, RCODES.nxdomain)
+    // The name exists; an AAAA question gets no answer (NODATA), an A question its address.
+    const type = query.readUInt16BE(12 + questionLength(query) - 4)
+    if (type !== 1) return reply(query, 0)
+    const answer = Buffer.alloc(16)
+    answer.writeUInt16BE(0xc00c, 0) // the name: a pointer to the question's
+    answer.writeUInt16BE(1, 2) // type A
+    answer.writeUInt16BE(1, 4) // class IN
+    answer.writeUInt32BE(60, 6) // TTL
+    answer.writeUInt16BE(4, 10)
+    address.split('.').forEach((octet, i) => answer.writeUInt8(Number(octet), 12 + i))
+    const head = reply(query, 0)
+    head.writeUInt16BE(1, 6)
+    return Buffer.concat([head, answer])
+  }, port)
+}
+
+// The query's header and question, turned into a reply with that RCODE and no records.
+function reply (query: Buffer, rcode: number): Buffer {
+  const answer = Buffer.from(query.subarray(0, 12 + questionLength(query)))
+  // QR=1, opcode from the query, RD copied, RA=1, the RCODE; no answers.
+  answer[2] = 0x80 | (query[2] & 0x79)
+  answer[3] = 0x80 | rcode
+  answer.writeUInt16BE(0, 6)
+  answer.writeUInt16BE(0, 8)
+  answer.writeUInt16BE(0, 10)
+  return answer
+}
+
+async function serve (answer: (query: Buffer) => Buffer | undefined, port: number): Promise<DnsHandle> {
   const socket = createSocket('udp4')
   const asked: string[] = []
   socket.on('message', (query, peer) => {
     if (query.length < 12) return
     asked.push(questionName(query))
-    if (failure === 'silent') return
-    const reply = Buffer.from(query)
-    // QR=1, opcode from the query, RD copied, RA=1, the RCODE; no answers.
-    reply[2] = 0x80 | (query[2] & 0x79)
-    reply[3] = 0x80 | RCODES[failure]
-    reply.writeUInt16BE(0, 6)
-    reply.writeUInt16BE(0, 8)
-    reply.writeUInt16BE(0, 10)
-    socket.send(reply.subarray(0, 12 + questionLength(query)), peer.port, peer.address)
+    const response = answer(query)
+    if (response) socket.send(response, peer.port, peer.address)
   })
-  socket.bind(0, LOOPBACK)
+  socket.bind(port, LOOPBACK)
   await once(socket, 'listening')
   return {
     server: `${LOOPBACK}:${(socket.address() as AddressInfo).port}`,
@@ -59,38 +91,4 @@ function questionName (query: Buffer): string {
     labels.push(query.subarray(offset + 1, offset + 1 + query[offset]).toString('ascii'))
   }
   return labels.join('.')
-}
-
-// A DNS server on loopback that answers A queries for these names (an RDS endpoint standing for a
-// server on loopback), no address of another type, and NXDOMAIN for any other name.
-// https://www.rfc-editor.org/rfc/rfc1035#section-4.1
-export async function startDns (addresses: Record<string, string>): Promise<DnsHandle> {
-  const socket = createSocket('udp4')
-  const asked: string[] = []
-  socket.on('message', (query, peer) => {
-    if (query.length < 12) return
-    const name = questionName(query)
-    asked.push(name)
-    const question = questionLength(query)
-    const type = query.readUInt16BE(12 + question - 4)
-    const address = addresses[name.toLowerCase()]
-    const header = Buffer.from(query.subarray(0, 12 + question))
-    header[2] = 0x80 | (query[2] & 0x79)
-    header[3] = 0x80 | (address === undefined ? 3 : 0)
-    header.writeUInt16BE(address !== undefined && type === 1 ? 1 : 0, 6)
-    header.writeUInt16BE(0, 8)
-    header.writeUInt16BE(0, 10)
-    // The answer: a pointer to the question's name, type A, class IN, TTL 5, four bytes.
-    const answer = address !== undefined && type === 1
-      ? Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, ...address.split('.').map(Number)])
-      : Buffer.alloc(0)
-    socket.send(Buffer.concat([header, answer]), peer.port, peer.address)
-  })
-  socket.bind(0, LOOPBACK)
-  await once(socket, 'listening')
-  return {
-    server: `${LOOPBACK}:${(socket.address() as AddressInfo).port}`,
-    asked,
-    stop: () => new Promise(resolve => socket.close(() => resolve()))
-  }
 }
