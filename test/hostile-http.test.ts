@@ -41,7 +41,8 @@ const reads = [
   { path: '/ready', status: 503 },
   { path: '/metrics', status: 200 },
   { path: '/demo', status: 200 },
-  { path: '/fleet', status: 200 }
+  { path: '/fleet', status: 200 },
+  { path: '/audit', status: 200 }
 ]
 // The demo switches that change state; only their wrong methods are sent.
 const writes = [
