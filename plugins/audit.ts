@@ -7,7 +7,7 @@ import {
 } from '../lib/audit.ts'
 import { createDescriber, DescribeDenied } from '../lib/describe.ts'
 import { databaseTarget, findReplicationGroup, findServerlessCache, replicationGroupTarget, serverlessCacheTarget, type SecurityGroup, type Subnet } from '../lib/pinpoint.ts'
-import type { BackendDeps } from '../lib/backend.ts'
+import { backendDeps } from './backends.ts'
 import type { Static } from '@sinclair/typebox'
 import { keySchemaProblem, type DynamodbSection } from './dynamodb.ts'
 import type { DatabaseSection } from './database.ts'
@@ -51,17 +51,8 @@ function createAudit (fastify: FastifyInstance) {
   const dynamodbSection = values.dynamodb as Static<typeof DynamodbSection> | undefined
   const databaseSection = values.database as Static<typeof DatabaseSection> | undefined
   const redisSection = values.redis as Static<typeof RedisSection> | undefined
-  const { env, imds, lookup } = fastify.environment
-  const deps: BackendDeps = {
-    log: fastify.log.child({ audit: true }),
-    timeoutMs: values.checks.timeout_ms,
-    cacheMs: values.checks.cache_ms,
-    scrub,
-    awsRegion: values.aws?.region,
-    env,
-    imds,
-    lookup
-  }
+  const { env, imds } = fastify.environment
+  const deps = backendDeps(fastify, fastify.log.child({ audit: true }))
   // AWS_ENDPOINT_URL_<SERVICE> (or AWS_ENDPOINT_URL) points a client elsewhere, as for the SDK.
   // https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html
   const endpointFor = (service: string) => env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
-import type { Backend, BackendDefinition, BackendList } from '../lib/backend.ts'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { Backend, BackendDefinition, BackendDeps, BackendList } from '../lib/backend.ts'
 import type { CheckResult, Stage, Status } from '../lib/check.ts'
 import type { ConfigProblem } from '../lib/config.ts'
 import database from './database.ts'
@@ -38,9 +38,16 @@ export interface BackendsOptions {
   list: BackendList
 }
 
-function createRegistry (fastify: FastifyInstance, list: BackendList) {
-  const { values, problems, scrub } = fastify.config
+// What a backend's factory is given: the engine's settings and the environment. The audit's
+// read-only calls are made with the same.
+export function backendDeps (fastify: FastifyInstance, log: FastifyBaseLogger): BackendDeps {
+  const { values, scrub } = fastify.config
   const { env, imds, lookup } = fastify.environment
+  return { log, timeoutMs: values.checks.timeout_ms, cacheMs: values.checks.cache_ms, scrub, awsRegion: values.aws?.region, env, imds, lookup }
+}
+
+function createRegistry (fastify: FastifyInstance, list: BackendList) {
+  const { values, problems } = fastify.config
   const entries = list.map((definition): RegisteredBackend => {
     const { name } = definition
     // Problems of its own section, or of a file that could not be read at all.
@@ -48,16 +55,7 @@ function createRegistry (fastify: FastifyInstance, list: BackendList) {
     const section = values[name]
     if (own.length > 0) return { definition, state: 'invalid', history: [], ...answering(invalid(name, own)) }
     if (section === undefined) return { definition, state: 'not_configured', history: [], ...answering(notConfigured(definition)) }
-    const backend = definition.create(section, {
-      log: fastify.log.child({ backend: name }),
-      timeoutMs: values.checks.timeout_ms,
-      cacheMs: values.checks.cache_ms,
-      scrub,
-      awsRegion: values.aws?.region,
-      env,
-      imds,
-      lookup
-    })
+    const backend = definition.create(section, backendDeps(fastify, fastify.log.child({ backend: name })))
     const entry: RegisteredBackend = {
       definition,
       state: 'configured',
