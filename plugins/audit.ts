@@ -239,6 +239,9 @@ function createAudit (fastify: FastifyInstance) {
   }
 
   async function run ({ serving }: { serving: boolean }): Promise<AuditReport> {
+    // The SDK clients first: loading them blocks the event loop, and must not eat the metadata
+    // service's or a call's timeout (on a slow instance, the rows would read "not on EC2").
+    await (clients ??= makeClients())
     const started = Date.now()
     const signal = AbortSignal.timeout(AUDIT_BUDGET_MS)
     const balancing = loadBalancerFacts(signal)
