@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import type { TestContext } from 'node:test'
 import { stringify } from 'smol-toml'
 import { buildServer, type BuildOptions } from '../server.ts'
-import { makeTempDir } from './harness/process.ts'
+import { makeTempDir, runToEnd, type Finished } from './harness/process.ts'
 import { freePort } from './harness/ports.ts'
 
 export { freePort, makeTempDir }
@@ -43,20 +43,12 @@ export async function workDir (toml: string | Buffer, name = 'config.toml'): Pro
   return dir
 }
 
-export interface CliResult { code: number | null, stdout: string, stderr: string }
+export type CliResult = Finished
 
 // `uid` and `gid` run it as another user (the test runner must be root for that).
 export function runCli (args: string[], { cwd, env = cleanEnv(), uid, gid }: { cwd: string, env?: NodeJS.ProcessEnv, uid?: number, gid?: number }): Promise<CliResult> {
   const [command, ...prefix] = program()
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, [...prefix, ...args], { cwd, env, uid, gid, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', chunk => { stdout += chunk })
-    child.stderr.on('data', chunk => { stderr += chunk })
-    child.on('error', reject)
-    child.on('close', code => resolve({ code, stdout, stderr }))
-  })
+  return runToEnd(command, [...prefix, ...args], { cwd, env, uid, gid })
 }
 
 export interface Running {

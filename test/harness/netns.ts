@@ -1,4 +1,5 @@
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
+import { runToEnd, type Finished } from './process.ts'
 
 // A network and mount namespace of a test's own: only a loopback interface, iptables rules and
 // bind-mounted /etc files that touch nothing outside it. There packets can be dropped on the
@@ -24,10 +25,8 @@ export interface NetnsOptions {
   env: NodeJS.ProcessEnv
 }
 
-export interface NetnsResult { code: number | null, stdout: string, stderr: string }
-
 // Runs argv inside a new namespace with the loopback up, the rules and the mounts in place.
-export function runInNetns (argv: string[], { drop = [], mounts = {}, cwd, env }: NetnsOptions): Promise<NetnsResult> {
+export function runInNetns (argv: string[], { drop = [], mounts = {}, cwd, env }: NetnsOptions): Promise<Finished> {
   const script = [
     'set -e',
     'ip link set lo up',
@@ -35,13 +34,5 @@ export function runInNetns (argv: string[], { drop = [], mounts = {}, cwd, env }
     ...Object.entries(mounts).map(([target, source]) => `mount --bind '${source}' '${target}'`),
     'exec "$@"'
   ].join('; ')
-  return new Promise((resolve, reject) => {
-    const child = spawn('unshare', ['-n', '-m', 'bash', '-c', script, 'netns', ...argv], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', chunk => { stdout += chunk })
-    child.stderr.on('data', chunk => { stderr += chunk })
-    child.on('error', reject)
-    child.on('close', code => resolve({ code, stdout, stderr }))
-  })
+  return runToEnd('unshare', ['-n', '-m', 'bash', '-c', script, 'netns', ...argv], { cwd, env })
 }

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
+import type { ChildProcess, SpawnOptions } from 'node:child_process'
 import { accessSync, closeSync, constants, openSync, readFileSync, rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -77,6 +77,21 @@ export function runTool (command: string, args: string[], { timeoutMs = 30_000, 
       reject(new Error(`${basename(command)} ${args.join(' ')} failed (${why})\n${lastLines(stdout + stderr)}`))
     })
     liveChildren.add(child)
+  })
+}
+
+export interface Finished { code: number | null, stdout: string, stderr: string }
+
+/** Runs a program to its end and returns its exit code and output, whatever the code. */
+export function runToEnd (command: string, args: string[], options: SpawnOptions): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout?.on('data', chunk => { stdout += chunk })
+    child.stderr?.on('data', chunk => { stderr += chunk })
+    child.on('error', reject)
+    child.on('close', code => resolve({ code, stdout, stderr }))
   })
 }
 
