@@ -216,15 +216,15 @@ export class SuaiCloudAppStack extends Stack {
             new iam.PolicyStatement({ sid: 'ReadObjects', actions: ['s3:GetObject'], resources: [bucket.arnForObjects('*')] }),
             // Read-only, for the audit (suaicloudapp audit, GET /audit): is the bucket private,
             // which target groups hold this instance and how healthy, the load balancer's
-            // security groups, where the Auto Scaling group runs, whether the cache's subnets
-            // route to an internet gateway (with pinpoint's Describe* below). Describe* take no
-            // resource-level ARN.
+            // security groups, where the Auto Scaling group runs (with pinpoint's Describe*
+            // below, which also tell whether the cache's subnets route to an internet gateway).
+            // Describe* take no resource-level ARN.
             new iam.PolicyStatement({ sid: 'AuditBucket', actions: ['s3:GetBucketPublicAccessBlock', 's3:GetBucketPolicyStatus'], resources: [bucket.bucketArn] }),
             new iam.PolicyStatement({
               sid: 'AuditDescribe',
               actions: [
                 'elasticloadbalancing:DescribeTargetGroups', 'elasticloadbalancing:DescribeTargetHealth', 'elasticloadbalancing:DescribeLoadBalancers',
-                'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeAutoScalingGroups', 'ec2:DescribeRouteTables'
+                'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeAutoScalingGroups'
               ],
               resources: ['*']
             }),
@@ -233,12 +233,13 @@ export class SuaiCloudAppStack extends Stack {
               actions: ['dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
               resources: [table.tableArn]
             }),
-            // Read-only, for pinpointing why a database or cache check cannot connect (the
-            // app's lib/describe.ts); these Describe* actions take no resource-level ARN.
+            // Read-only, for pinpointing why a check cannot reach its database, cache, S3 or
+            // DynamoDB (the app's lib/describe.ts); these Describe* actions take no
+            // resource-level ARN.
             new iam.PolicyStatement({
               sid: 'Pinpoint',
               actions: [
-                'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets', 'ec2:DescribeNetworkAcls',
+                'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets', 'ec2:DescribeNetworkAcls', 'ec2:DescribeRouteTables', 'ec2:DescribeVpcEndpoints',
                 'rds:DescribeDBInstances', 'rds:DescribeDBClusters',
                 'elasticache:DescribeReplicationGroups', 'elasticache:DescribeCacheClusters', 'elasticache:DescribeCacheSubnetGroups', 'elasticache:DescribeServerlessCaches'
               ],

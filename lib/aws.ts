@@ -11,13 +11,14 @@ import { staged, type Lookup } from './lookup.ts'
 // from the SDK's default chain: on EC2 that is the instance profile, fetched from the instance
 // metadata service.
 
-export function clientOptions (endpoint: string | undefined, deps: BackendDeps) {
+// `service`: the SDK's name for it in AWS_ENDPOINT_URL_<SERVICE> (S3, DYNAMODB, EC2…). `endpoint`:
+// a local S3- or DynamoDB-compatible server ([s3] endpoint), which wins over the environment.
+export function clientOptions (service: string, deps: BackendDeps, endpoint = endpointFor(service, deps.env)) {
   const { awsRegion, env, timeoutMs, lookup } = deps
   return {
     // [aws] region, else AWS_REGION, else the region of this EC2 instance.
     region: awsRegion ?? env.AWS_REGION ?? instanceRegion(deps),
     ...credentialsFrom(env),
-    // A local S3- or DynamoDB-compatible server; AWS_ENDPOINT_URL_S3 / _DYNAMODB work too.
     ...(endpoint ? { endpoint } : {}),
     // The SDK has no timeout of its own and retries three times by default; a check has one budget.
     maxAttempts: 1,
@@ -31,6 +32,13 @@ export function clientOptions (endpoint: string | undefined, deps: BackendDeps) 
       httpsAgent: staging(new HttpsAgent({ keepAlive: true, maxSockets: 50, lookup }), lookup)
     }
   }
+}
+
+// AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL, as the SDK reads them, but from the
+// environment the app was given (tests give their own).
+// https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html
+export function endpointFor (service: string, env: NodeJS.ProcessEnv): string | undefined {
+  return env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined
 }
 
 // The check whose request is running, for the connections that request opens.

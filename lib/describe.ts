@@ -1,30 +1,26 @@
 import { clientOptions } from './aws.ts'
 import type { BackendDeps } from './backend.ts'
 import type {
-  CacheCluster, CacheSubnetGroup, DBCluster, DBInstance, NetworkAcl, ReplicationGroup, RouteTable, SecurityGroup, ServerlessCache, Subnet
+  CacheCluster, CacheSubnetGroup, DBCluster, DBInstance, NetworkAcl, ReplicationGroup, RouteTable, SecurityGroup, ServerlessCache, Subnet, VpcEndpoint
 } from './pinpoint.ts'
 
-// The read-only Describe* calls that tell what guards a database or a cache: EC2 (security
-// groups, subnets, network ACLs), RDS (instances, Aurora clusters) and ElastiCache (replication
-// groups, their member clusters and subnet groups, serverless caches). Answers keep the SDK's
+// The read-only Describe* calls that tell what guards a database or a cache, or the way to S3
+// and DynamoDB: EC2 (security groups, subnets, network ACLs, route tables, VPC endpoints), RDS
+// (instances, Aurora clusters) and ElastiCache (replication groups, their member clusters and
+// subnet groups, serverless caches). Answers keep the SDK's
 // shapes (lib/pinpoint.ts reads them). The SDK clients are loaded and made on the first call,
 // so a server whose checks pass never loads them. AWS_ENDPOINT_URL_EC2 / _RDS / _ELASTICACHE
-// (or AWS_ENDPOINT_URL) in the app's environment point them elsewhere, as for the SDK itself.
-// https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html
+// (or AWS_ENDPOINT_URL) in the app's environment point them elsewhere (lib/aws.ts).
 
 // The IAM actions these calls need. None takes a resource-level ARN: the statement is on "*".
 // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html
 export const DESCRIBE_ACTIONS = [
-  'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets', 'ec2:DescribeNetworkAcls',
+  'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets', 'ec2:DescribeNetworkAcls', 'ec2:DescribeRouteTables', 'ec2:DescribeVpcEndpoints',
   'rds:DescribeDBInstances', 'rds:DescribeDBClusters',
   'elasticache:DescribeReplicationGroups', 'elasticache:DescribeCacheClusters', 'elasticache:DescribeCacheSubnetGroups', 'elasticache:DescribeServerlessCaches'
 ] as const
 
 export type DescribeAction = typeof DESCRIBE_ACTIONS[number]
-
-// What the audit reads besides (plugins/audit.ts): whether a cache's subnets route to an
-// internet gateway.
-export type AuditDescribeAction = 'ec2:DescribeRouteTables'
 
 // The policy statement that allows them all, for a hint and for the README.
 export const DESCRIBE_STATEMENT = { Effect: 'Allow', Action: [...DESCRIBE_ACTIONS], Resource: '*' }
@@ -32,7 +28,7 @@ export const DESCRIBE_STATEMENT = { Effect: 'Allow', Action: [...DESCRIBE_ACTION
 // A call AWS refused for want of permission: EC2 says UnauthorizedOperation, RDS and
 // ElastiCache AccessDenied.
 export class DescribeDenied extends Error {
-  constructor (readonly action: DescribeAction | AuditDescribeAction, message: string) {
+  constructor (readonly action: DescribeAction, message: string) {
     super(message)
   }
 }
@@ -40,16 +36,15 @@ export class DescribeDenied extends Error {
 const DENIED = new Set(['UnauthorizedOperation', 'AccessDenied', 'AccessDeniedException'])
 
 export function createDescriber (deps: BackendDeps) {
-  const endpointFor = (service: 'EC2' | 'RDS' | 'ELASTICACHE') => deps.env[`AWS_ENDPOINT_URL_${service}`] || deps.env.AWS_ENDPOINT_URL || undefined
   let clients: Promise<{ ec2: import('@aws-sdk/client-ec2').EC2Client, rds: import('@aws-sdk/client-rds').RDSClient, elasticache: import('@aws-sdk/client-elasticache').ElastiCacheClient, sdk: typeof import('./describe-sdk.ts') }> | undefined
   const made = () => (clients ??= import('./describe-sdk.ts').then(sdk => ({
     sdk,
-    ec2: new sdk.EC2Client(clientOptions(endpointFor('EC2'), deps)),
-    rds: new sdk.RDSClient(clientOptions(endpointFor('RDS'), deps)),
-    elasticache: new sdk.ElastiCacheClient(clientOptions(endpointFor('ELASTICACHE'), deps))
+    ec2: new sdk.EC2Client(clientOptions('EC2', deps)),
+    rds: new sdk.RDSClient(clientOptions('RDS', deps)),
+    elasticache: new sdk.ElastiCacheClient(clientOptions('ELASTICACHE', deps))
   })))
 
-  async function call<T> (action: DescribeAction | AuditDescribeAction, send: () => Promise<T>): Promise<T> {
+  async function call<T> (action: DescribeAction, send: () => Promise<T>): Promise<T> {
     try {
       return await send()
     } catch (err) {
@@ -79,6 +74,12 @@ export function createDescriber (deps: BackendDeps) {
       const { ec2, sdk } = await made()
       const Filters = [{ Name: 'vpc-id', Values: [vpcId] }]
       return (await call('ec2:DescribeRouteTables', () => ec2.send(new sdk.DescribeRouteTablesCommand({ Filters }), { abortSignal }))).RouteTables ?? []
+    },
+    // Every endpoint of a VPC: gateway endpoints name the route tables that use them.
+    async vpcEndpoints (vpcId: string, abortSignal: AbortSignal): Promise<VpcEndpoint[]> {
+      const { ec2, sdk } = await made()
+      const Filters = [{ Name: 'vpc-id', Values: [vpcId] }]
+      return (await call('ec2:DescribeVpcEndpoints', () => ec2.send(new sdk.DescribeVpcEndpointsCommand({ Filters }), { abortSignal }))).VpcEndpoints ?? []
     },
     async dbInstances (abortSignal: AbortSignal): Promise<DBInstance[]> {
       const { rds, sdk } = await made()

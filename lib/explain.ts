@@ -1,20 +1,25 @@
+import { endpointFor } from './aws.ts'
 import type { BackendDeps } from './backend.ts'
-import type { Explainer, Stage } from './check.ts'
+import type { CheckResult, Explainer, Stage } from './check.ts'
 import { createDescriber, DESCRIBE_STATEMENT, DescribeDenied, type Describer } from './describe.ts'
+import type { PolicyRequest } from './endpoint-policy.ts'
 import type { InstanceNetwork } from './imds.ts'
 import type { Lookup } from './lookup.ts'
 import {
-  databaseTarget, evaluate, findReplicationGroup, findServerlessCache, replicationGroupTarget, serverlessCacheTarget, type Target
+  databaseTarget, evaluate, findReplicationGroup, findServerlessCache, replicationGroupTarget, serverlessCacheTarget, type Target, type Verdict
 } from './pinpoint.ts'
+import { evaluateServicePath } from './pinpoint-service.ts'
 
-// What a failed database or cache check asks the environment before it answers: where this
-// instance sits in its VPC (the instance metadata service, no permission needed), then what
-// guards the target (read-only Describe* calls), and lib/pinpoint.ts's verdict on the two.
+// What a failed check asks the environment before it answers: where this instance sits in its
+// VPC (the instance metadata service, no permission needed), then what guards the database or
+// cache, or the way to S3 or DynamoDB (read-only Describe* calls), and lib/pinpoint.ts's or
+// lib/pinpoint-service.ts's verdict on the two.
 
 // The most pinpointing adds to a check's answer, on top of [checks] timeout_ms.
 export const PINPOINT_BUDGET_MS = 3000
 
-export interface PinpointTarget {
+// A database or a cache: a host in the VPC, behind security groups.
+export interface ConnectionTarget {
   backend: 'database' | 'redis'
   host: string
   port: number
@@ -24,17 +29,34 @@ export interface PinpointTarget {
   stages: Stage[]
 }
 
+// S3 or DynamoDB at AWS's regional API: explained when no connection was made, or when AWS said
+// a VPC endpoint policy denied the request. `requests`: what the check asks, for that policy.
+export interface ServiceTarget {
+  backend: 's3' | 'dynamodb'
+  requests: (region: string, accountId: string) => PolicyRequest[]
+}
+
+export type PinpointTarget = ConnectionTarget | ServiceTarget
+
+const isService = (target: PinpointTarget): target is ServiceTarget => target.backend === 's3' || target.backend === 'dynamodb'
+
+function explains (target: PinpointTarget, result: CheckResult): boolean {
+  if (!isService(target)) return target.stages.includes(result.stage)
+  return result.stage === 'connect' || (result.stage === 'permission' && result.message.includes('VPC endpoint policy'))
+}
+
 export function pinpointer (deps: BackendDeps, target: PinpointTarget): Explainer & { close: () => Promise<void> } {
   let describer: Describer | undefined
   return {
     budgetMs: PINPOINT_BUDGET_MS,
     async explain (result, signal) {
-      if (!target.stages.includes(result.stage)) return undefined
+      if (!explains(target, result)) return undefined
       const { network, note, disabled } = await deps.imds.network()
       if (disabled) return undefined
       if (!network) return { details: { instance: note } }
       describer ??= createDescriber(deps)
       try {
+        if (isService(target)) return await explainService(deps, describer, target, result, network, signal)
         const found = await describe(describer, target, network, deps.lookup, signal)
         if (!found) {
           const what = target.backend === 'database' ? 'RDS instance or Aurora cluster' : 'ElastiCache replication group or serverless cache'
@@ -42,8 +64,7 @@ export function pinpointer (deps: BackendDeps, target: PinpointTarget): Explaine
         }
         // Past the connect stage the TCP connection was made: only the settings can be wrong.
         const verdict = evaluate({ ...found, backend: target.backend, port: target.port, tls: target.tls, instance: network, connected: result.stage !== 'connect' })
-        const hint = verdict.blocked ? `${verdict.finding}: ${verdict.fix}` : `${result.hint ?? result.message} (pinpoint: ${verdict.finding})`
-        return { hint, details: { instance: network, pinpoint: { target: found.target, ...verdict } } }
+        return answer(result, network, verdict, { target: found.target })
       } catch (err) {
         if (!(err instanceof DescribeDenied)) return { details: { instance: network, pinpoint: `the Describe* calls failed: ${(err as Error).message}` } }
         return {
@@ -56,8 +77,51 @@ export function pinpointer (deps: BackendDeps, target: PinpointTarget): Explaine
   }
 }
 
+// A verdict that blocks replaces the symptom's hint; one that does not follows it.
+function answer (result: CheckResult, network: InstanceNetwork, verdict: Verdict, found: Record<string, unknown>) {
+  const hint = verdict.blocked ? `${verdict.finding}: ${verdict.fix}` : `${result.hint ?? result.message} (pinpoint: ${verdict.finding})`
+  return { hint, details: { instance: network, pinpoint: { ...found, ...verdict } } }
+}
+
+// The way from this instance to the service's regional API (or to AWS_ENDPOINT_URL_<SERVICE>,
+// as the SDK reaches it): this VPC's route tables and endpoints, this instance's security groups
+// and its subnet's network ACL.
+async function explainService (deps: BackendDeps, describer: Describer, target: ServiceTarget, result: CheckResult, network: InstanceNetwork, signal: AbortSignal) {
+  const region = typeof result.details.region === 'string' ? result.details.region : undefined
+  if (!region) return undefined
+  const custom = endpointFor(target.backend.toUpperCase(), deps.env)
+  const api = custom ? new URL(custom) : new URL(`https://${target.backend}.${region}.amazonaws.com`)
+  const [routeTables, vpcEndpoints, securityGroups, networkAcls, targetIp, { role }] = await Promise.all([
+    describer.routeTables(network.vpcId, signal),
+    describer.vpcEndpoints(network.vpcId, signal),
+    describer.securityGroups(network.securityGroupIds, signal),
+    describer.networkAcls([network.subnetId], signal),
+    addressOf(deps.lookup, api.hostname),
+    deps.imds.lookup()
+  ])
+  const account = network.accountId ?? '*'
+  // The role by its ARN and its session's, and its account, as a policy's Principal names them.
+  const principals = role && network.accountId
+    ? [`arn:aws:iam::${account}:role/${role}`, `arn:aws:sts::${account}:assumed-role/${role}/${network.instanceId}`, `arn:aws:iam::${account}:root`, account]
+    : []
+  const verdict = evaluateServicePath({
+    service: target.backend,
+    region,
+    port: Number(api.port) || (api.protocol === 'http:' ? 80 : 443),
+    targetIp,
+    instance: network,
+    routeTables,
+    vpcEndpoints,
+    securityGroups,
+    networkAcls,
+    requests: target.requests(region, account),
+    principals
+  })
+  return answer(result, network, verdict, {})
+}
+
 // The target behind the host and what guards it, or undefined when no resource has that endpoint.
-async function describe (describer: Describer, { backend, host }: PinpointTarget, network: InstanceNetwork, lookup: Lookup, signal: AbortSignal) {
+async function describe (describer: Describer, { backend, host }: ConnectionTarget, network: InstanceNetwork, lookup: Lookup, signal: AbortSignal) {
   const [target, targetIp] = await Promise.all([
     backend === 'database' ? databaseOf(describer, host, signal) : cacheOf(describer, host, signal),
     addressOf(lookup, host)

@@ -34,6 +34,11 @@ export interface InstanceNetwork {
   subnetId: string
   subnetCidr: string | null
   securityGroupIds: string[]
+  // None when the instance was launched without one: then a route to an internet gateway does
+  // not carry its traffic (the S3 and DynamoDB checks' pinpointing asks).
+  publicIp: string | null
+  // From the identity document: the account in the ARNs an endpoint policy is matched on.
+  accountId: string | null
 }
 
 export interface NetworkLookup {
@@ -64,7 +69,9 @@ const paths = {
   // Lists the instance profile's role (404 without one).
   // https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-security-credentials.html
   role: '/latest/meta-data/iam/security-credentials/',
-  mac: '/latest/meta-data/mac'
+  mac: '/latest/meta-data/mac',
+  // 404 when the instance has no public IPv4 address.
+  publicIp: '/latest/meta-data/public-ipv4'
 }
 // Under network/interfaces/macs/<mac>/; security-group-ids is one id a line.
 const interfacePath = (mac: string, leaf: 'vpc-id' | 'subnet-id' | 'subnet-ipv4-cidr-block' | 'security-group-ids') =>
@@ -116,16 +123,17 @@ export function createImds ({ env, requestTimeoutMs = 300, lookupTimeoutMs = 100
       const endpoint = endpointOf()
       try {
         const get = await session(endpoint, requestTimeoutMs, AbortSignal.timeout(lookupTimeoutMs))
-        const [instanceId, availabilityZone, privateIp, mac] = await Promise.all([
-          get(paths.instanceId), get(paths.availabilityZone).catch(() => null), get(paths.privateIp), get(paths.mac)
+        const optional = (path: string) => get(path).catch(() => null)
+        const [instanceId, availabilityZone, privateIp, mac, publicIp, document] = await Promise.all([
+          get(paths.instanceId), optional(paths.availabilityZone), get(paths.privateIp), get(paths.mac), optional(paths.publicIp), optional(paths.document)
         ])
         const [vpcId, subnetId, subnetCidr, groups] = await Promise.all([
           get(interfacePath(mac, 'vpc-id')), get(interfacePath(mac, 'subnet-id')),
-          get(interfacePath(mac, 'subnet-ipv4-cidr-block')).catch(() => null), get(interfacePath(mac, 'security-group-ids'))
+          optional(interfacePath(mac, 'subnet-ipv4-cidr-block')), get(interfacePath(mac, 'security-group-ids'))
         ])
         const securityGroupIds = groups.split('\n').map(id => id.trim()).filter(Boolean)
         return {
-          network: { instanceId, availabilityZone, privateIp, mac, vpcId, subnetId, subnetCidr, securityGroupIds },
+          network: { instanceId, availabilityZone, privateIp, mac, vpcId, subnetId, subnetCidr, securityGroupIds, publicIp, accountId: documentField(document, 'accountId') },
           note: `EC2 instance metadata from ${endpoint}`
         }
       } catch (err) {
@@ -156,7 +164,7 @@ async function fetchIdentity (endpoint: string, requestTimeoutMs: number, lookup
       optional(paths.privateIp), optional(paths.amiId), optional(paths.document), optional(paths.role)
     ])
     return {
-      instance: { instanceId, availabilityZone, instanceType, privateIp, amiId, region: regionOf(document) },
+      instance: { instanceId, availabilityZone, instanceType, privateIp, amiId, region: documentField(document, 'region') },
       note: `EC2 instance metadata from ${endpoint}`,
       ...(role ? { role: role.split('\n')[0] } : {})
     }
@@ -165,10 +173,10 @@ async function fetchIdentity (endpoint: string, requestTimeoutMs: number, lookup
   }
 }
 
-function regionOf (document: string | null): string | null {
+function documentField (document: string | null, field: 'region' | 'accountId'): string | null {
   try {
-    const region: unknown = document && JSON.parse(document).region
-    return typeof region === 'string' && region ? region : null
+    const value: unknown = document && JSON.parse(document)[field]
+    return typeof value === 'string' && value ? value : null
   } catch {
     return null
   }

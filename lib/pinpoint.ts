@@ -14,6 +14,8 @@ export interface IpPermission {
   IpRanges?: Array<{ CidrIp?: string }>
   Ipv6Ranges?: Array<{ CidrIpv6?: string }>
   UserIdGroupPairs?: Array<{ GroupId?: string }>
+  // A managed prefix list: a gateway endpoint's (S3's, DynamoDB's addresses in this region).
+  PrefixListIds?: Array<{ PrefixListId?: string }>
 }
 export interface SecurityGroup {
   GroupId?: string
@@ -31,12 +33,38 @@ export interface Subnet {
   AvailabilityZone?: string
 }
 
-// EC2 DescribeRouteTables: RouteTables[] (read by the audit: is a subnet public?)
+// EC2 DescribeRouteTables: RouteTables[]. A gateway endpoint's route has a prefix list for
+// destination and the endpoint (vpce-) for GatewayId; State is active or blackhole (its target
+// is gone). Read by the S3 and DynamoDB pinpointing, and by the audit (is a subnet public?).
+export interface Route {
+  DestinationCidrBlock?: string
+  DestinationIpv6CidrBlock?: string
+  DestinationPrefixListId?: string
+  GatewayId?: string
+  NatGatewayId?: string
+  InstanceId?: string
+  NetworkInterfaceId?: string
+  TransitGatewayId?: string
+  VpcPeeringConnectionId?: string
+  State?: string
+}
 export interface RouteTable {
   RouteTableId?: string
   VpcId?: string
   Associations?: Array<{ SubnetId?: string, Main?: boolean }>
-  Routes?: Array<{ DestinationCidrBlock?: string, DestinationIpv6CidrBlock?: string, GatewayId?: string, NatGatewayId?: string, State?: string }>
+  Routes?: Route[]
+}
+
+// EC2 DescribeVpcEndpoints: VpcEndpoints[]. PolicyDocument is the policy's JSON as text.
+export interface VpcEndpoint {
+  VpcEndpointId?: string
+  VpcEndpointType?: string
+  VpcId?: string
+  ServiceName?: string
+  State?: string
+  PolicyDocument?: string
+  RouteTableIds?: string[]
+  PrivateDnsEnabled?: boolean
 }
 
 // EC2 DescribeNetworkAcls: NetworkAcls[]
@@ -332,18 +360,19 @@ function placesOf ({ target, subnets, targetIp }: PinpointInput): Array<{ subnet
 }
 
 // A security group admits what any one of its rules admits: TCP on `port`, from (or to) one of
-// `groups` or a CIDR that contains `range`.
-export function allows (rules: IpPermission[] | undefined, port: number, groups: string[], range: Range): boolean {
+// `groups`, one of `prefixLists`, or a CIDR that contains `range`.
+export function allows (rules: IpPermission[] | undefined, port: number, groups: string[], range: Range, prefixLists: string[] = []): boolean {
   return (rules ?? []).some(rule => {
     const anyProtocol = rule.IpProtocol === '-1'
     if (!anyProtocol && rule.IpProtocol !== 'tcp' && rule.IpProtocol !== '6') return false
     if (!anyProtocol && !((rule.FromPort ?? 0) <= port && port <= (rule.ToPort ?? 65535))) return false
     return (rule.UserIdGroupPairs ?? []).some(pair => groups.includes(pair.GroupId ?? '')) ||
+      (rule.PrefixListIds ?? []).some(list => prefixLists.includes(list.PrefixListId ?? '')) ||
       (rule.IpRanges ?? []).some(r => { const cidr = toRange(r.CidrIp); return cidr !== undefined && contains(cidr, range) })
   })
 }
 
-interface AclDenial {
+export interface AclDenial {
   acl: string
   subnetId: string
   // The rule that denies, or undefined when no rule matches (the final * rule).
@@ -356,7 +385,7 @@ interface AclDenial {
 // matches an address range when its CIDR holds all of it (with the target's address resolved,
 // the range is that one address).
 // https://docs.aws.amazon.com/vpc/latest/userguide/nacl-rules.html
-function aclVerdict (acls: NetworkAcl[], subnetId: string, egress: boolean, range: Range, from: number, to: number): AclDenial | undefined {
+export function aclVerdict (acls: NetworkAcl[], subnetId: string, egress: boolean, range: Range, from: number, to: number): AclDenial | undefined {
   const acl = acls.find(a => (a.Associations ?? []).some(assoc => assoc.SubnetId === subnetId))
   if (!acl) return undefined
   const entries = (acl.Entries ?? []).filter(e => e.Egress === egress).sort((a, b) => (a.RuleNumber ?? 0) - (b.RuleNumber ?? 0))
@@ -378,7 +407,7 @@ function aclVerdict (acls: NetworkAcl[], subnetId: string, egress: boolean, rang
   return undefined
 }
 
-function aclBlock (denial: AclDenial, direction: 'inbound' | 'outbound', what: string, side: 'source' | 'destination', cidr: string, ports: string): Verdict {
+export function aclBlock (denial: AclDenial, direction: 'inbound' | 'outbound', what: string, side: 'source' | 'destination', cidr: string, ports: string): Verdict {
   const by = denial.rule === undefined ? 'no rule allows' : `rule ${denial.rule} denies`
   const where = denial.rule === undefined ? '' : ` numbered below ${denial.rule}`
   return {
@@ -402,6 +431,6 @@ export function toRange (cidr: string | undefined): Range | undefined {
   return [start, start + size - 1]
 }
 
-const contains = (outer: Range, inner: Range) => outer[0] <= inner[0] && inner[1] <= outer[1]
+export const contains = (outer: Range, inner: Range) => outer[0] <= inner[0] && inner[1] <= outer[1]
 
-const listed = (ids: string[]) => ids.join(', ') || 'none'
+export const listed = (ids: string[]) => ids.join(', ') || 'none'

@@ -35,9 +35,8 @@ export const AUDIT_ACTIONS = [
   'dynamodb:DescribeTable',
   'elasticloadbalancing:DescribeTargetGroups', 'elasticloadbalancing:DescribeTargetHealth',
   'elasticloadbalancing:DescribeLoadBalancers',
-  'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeAutoScalingGroups',
-  // Besides pinpoint's Describe* (lib/describe.ts DESCRIBE_ACTIONS), which the audit reuses:
-  'ec2:DescribeRouteTables'
+  'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeAutoScalingGroups'
+  // and pinpoint's Describe* (lib/describe.ts DESCRIBE_ACTIONS), which the audit reuses.
 ] as const
 
 // AWS's answers to a call the principal may not make: S3 and DynamoDB say AccessDenied(Exception),
@@ -51,11 +50,8 @@ function createAudit (fastify: FastifyInstance) {
   const dynamodbSection = values.dynamodb as Static<typeof DynamodbSection> | undefined
   const databaseSection = values.database as Static<typeof DatabaseSection> | undefined
   const redisSection = values.redis as Static<typeof RedisSection> | undefined
-  const { env, imds } = fastify.environment
+  const { imds } = fastify.environment
   const deps = backendDeps(fastify, fastify.log.child({ audit: true }))
-  // AWS_ENDPOINT_URL_<SERVICE> (or AWS_ENDPOINT_URL) points a client elsewhere, as for the SDK.
-  // https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html
-  const endpointFor = (service: string) => env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined
 
   // The SDK clients, loaded on the first audit: a server nobody audits never loads them.
   let clients: ReturnType<typeof makeClients> | undefined
@@ -64,10 +60,10 @@ function createAudit (fastify: FastifyInstance) {
       import('@aws-sdk/client-s3'), import('@aws-sdk/client-dynamodb'),
       import('@aws-sdk/client-elastic-load-balancing-v2'), import('@aws-sdk/client-auto-scaling')
     ]).then(([s3, dynamodb, elb, autoscaling]) => ({
-      s3: { sdk: s3, client: new s3.S3Client({ ...clientOptions(s3Section?.endpoint, deps), forcePathStyle: Boolean(s3Section?.endpoint) }) },
-      dynamodb: { sdk: dynamodb, client: new dynamodb.DynamoDBClient(clientOptions(dynamodbSection?.endpoint, deps)) },
-      elb: { sdk: elb, client: new elb.ElasticLoadBalancingV2Client(clientOptions(endpointFor('ELASTIC_LOAD_BALANCING_V2'), deps)) },
-      autoscaling: { sdk: autoscaling, client: new autoscaling.AutoScalingClient(clientOptions(endpointFor('AUTO_SCALING'), deps)) }
+      s3: { sdk: s3, client: new s3.S3Client({ ...clientOptions('S3', deps, s3Section?.endpoint), forcePathStyle: Boolean(s3Section?.endpoint) }) },
+      dynamodb: { sdk: dynamodb, client: new dynamodb.DynamoDBClient(clientOptions('DYNAMODB', deps, dynamodbSection?.endpoint)) },
+      elb: { sdk: elb, client: new elb.ElasticLoadBalancingV2Client(clientOptions('ELASTIC_LOAD_BALANCING_V2', deps)) },
+      autoscaling: { sdk: autoscaling, client: new autoscaling.AutoScalingClient(clientOptions('AUTO_SCALING', deps)) }
     }))
   }
 

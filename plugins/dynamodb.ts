@@ -6,6 +6,7 @@ import { clientOptions, lazyClient } from '../lib/aws.ts'
 import { awsApiHints, deniedHint, type AwsError } from '../lib/aws-errors.ts'
 import { defineBackend, type BackendDeps } from '../lib/backend.ts'
 import { CheckFailure, defineCheck } from '../lib/check.ts'
+import { pinpointer } from '../lib/explain.ts'
 import type { Hints } from '../lib/hints.ts'
 import { dynamodbRecords } from '../lib/records-dynamodb.ts'
 import { Endpoint, NonEmpty } from '../lib/schema.ts'
@@ -34,15 +35,24 @@ function createDynamodb (section: Static<typeof DynamodbSection>, deps: BackendD
   const probeId = `suaicloudapp-probe-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`
   const aws = lazyClient(deps, async () => {
     const sdk = await import('@aws-sdk/client-dynamodb')
-    return { sdk, client: new sdk.DynamoDBClient(clientOptions(section.endpoint, deps)) }
+    return { sdk, client: new sdk.DynamoDBClient(clientOptions('DYNAMODB', deps, section.endpoint)) }
   })
 
+  // A failure to reach AWS's API is explained from this VPC's routes, endpoints and rules; a
+  // custom endpoint is a server of the student's own.
+  const pinpoint = section.endpoint
+    ? undefined
+    : pinpointer(deps, {
+      backend: 'dynamodb',
+      requests: (region, account) => ['DescribeTable', 'PutItem', 'GetItem', 'DeleteItem'].map(action => ({ action: `dynamodb:${action}`, resource: `arn:aws:dynamodb:${region}:${account}:table/${table}` }))
+    })
   const check = defineCheck({
     ...deps,
     backend: 'dynamodb',
     section,
     hints,
-    classify
+    classify,
+    explainer: pinpoint
   }, async ctx => {
     const { sdk, client: dynamo } = await aws.ready(ctx)
     const { Table: description } = await aws.send(ctx, 'dynamodb:DescribeTable', options =>
@@ -65,7 +75,7 @@ function createDynamodb (section: Static<typeof DynamodbSection>, deps: BackendD
     await aws.send(ctx, 'dynamodb:DeleteItem', options => dynamo.send(new sdk.DeleteItemCommand({ TableName: table, Key }), options))
   })
 
-  return { check, close: aws.close, records: dynamodbRecords(aws.client, table, partitionKey) }
+  return { check, close: async () => { await Promise.all([aws.close(), pinpoint?.close()]) }, records: dynamodbRecords(aws.client, table, partitionKey) }
 }
 
 // The seed's rule for the table, also held by the audit: one String partition key named

@@ -3,6 +3,7 @@ import { clientOptions, lazyClient } from '../lib/aws.ts'
 import { awsApiHints, deniedHint, type AwsError } from '../lib/aws-errors.ts'
 import { defineBackend, type BackendDeps } from '../lib/backend.ts'
 import { CheckFailure, defineCheck } from '../lib/check.ts'
+import { pinpointer } from '../lib/explain.ts'
 import type { Hints } from '../lib/hints.ts'
 import { Endpoint, NonEmpty } from '../lib/schema.ts'
 
@@ -27,15 +28,24 @@ function createS3 (section: Static<typeof S3Section>, deps: BackendDeps) {
   const aws = lazyClient(deps, async () => {
     const sdk = await import('@aws-sdk/client-s3')
     // A custom endpoint is a local server, which serves buckets by path, not by host name.
-    return { sdk, client: new sdk.S3Client({ ...clientOptions(section.endpoint, deps), forcePathStyle: Boolean(section.endpoint) }) }
+    return { sdk, client: new sdk.S3Client({ ...clientOptions('S3', deps, section.endpoint), forcePathStyle: Boolean(section.endpoint) }) }
   })
 
+  // A failure to reach AWS's API is explained from this VPC's routes, endpoints and rules; a
+  // custom endpoint is a server of the student's own.
+  const pinpoint = section.endpoint
+    ? undefined
+    : pinpointer(deps, {
+      backend: 's3',
+      requests: () => [{ action: 's3:ListBucket', resource: `arn:aws:s3:::${bucket}` }, ...deployedFiles.map(key => ({ action: 's3:GetObject', resource: `arn:aws:s3:::${bucket}/${key}` }))]
+    })
   const check = defineCheck({
     ...deps,
     backend: 's3',
     section,
     hints,
-    classify
+    classify,
+    explainer: pinpoint
   }, async ctx => {
     const { sdk, client: s3 } = await aws.ready(ctx)
     // Listings rather than HeadBucket: a HEAD error has no body, so a bad key and a missing
@@ -60,7 +70,7 @@ function createS3 (section: Static<typeof S3Section>, deps: BackendDeps) {
     }
   })
 
-  return { check, close: aws.close }
+  return { check, close: async () => { await Promise.all([aws.close(), pinpoint?.close()]) } }
 }
 
 function classify (err: unknown): CheckFailure | undefined {

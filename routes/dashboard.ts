@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import type { InstanceNetwork } from '../lib/imds.ts'
 import { version } from '../lib/version.ts'
 import { dashboardFiles } from './dashboard-files.ts'
 
@@ -19,7 +20,12 @@ const contentSecurityPolicy = [
 
 // GET / for people: a page (routes/dashboard/) that polls /instance and /checks per card.
 // GET /instance for the page and for scripts: which instance answered, since when, its
-// backends, and the demo switches when they are on.
+// backends, and the demo switches when they are on; for the admin (anyone when no token is set)
+// also where it sits in its VPC, what pinpointing starts from.
+
+// The page polls /instance every few seconds; the network is asked of the metadata service at
+// most this often (a security group attached meanwhile shows within it).
+const NETWORK_TTL_MS = 60_000
 async function dashboardRoutes (fastify: FastifyInstance) {
   const configProblems = fastify.config.problems.map(problem => problem.message)
   const { imds } = fastify.environment
@@ -41,12 +47,19 @@ async function dashboardRoutes (fastify: FastifyInstance) {
     })
   }
 
-  fastify.get('/instance', async () => {
+  let network: { until: number, lookup: Promise<InstanceNetwork | null> } | undefined
+  const networkNow = () => {
+    if (!network || Date.now() > network.until) network = { until: Date.now() + NETWORK_TTL_MS, lookup: imds.network().then(found => found.network) }
+    return network.lookup
+  }
+
+  fastify.get('/instance', async request => {
     const { instance, note } = await imds.lookup()
     return {
       version,
       uptime: Math.round(process.uptime()),
       instance,
+      network: instance && request.isAdmin ? await networkNow() : null,
       note,
       configProblems,
       backends,

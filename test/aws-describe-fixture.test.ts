@@ -60,6 +60,20 @@ test('EC2: security groups, subnets and network ACLs come back as the SDK shapes
   assert.deepEqual(pick(mine(acls, 'NetworkAclId', env.networkAcls), env.networkAcls), env.networkAcls)
 })
 
+test('EC2: route tables (with gateway endpoints\' prefix-list routes) and VPC endpoints (with their policy) come back as they were', async t => {
+  const ec2 = describer()
+  t.after(() => ec2.close())
+  const signal = AbortSignal.timeout(5000)
+  const vpc = labIds('b1').vpc
+  const tables = await ec2.routeTables(vpc, signal)
+  assert.deepEqual(pick(tables, env.routeTables), env.routeTables)
+  const endpoints = await ec2.vpcEndpoints(vpc, signal)
+  assert.deepEqual(pick(endpoints, env.vpcEndpoints), env.vpcEndpoints)
+  assert.deepEqual(JSON.parse(endpoints[0].PolicyDocument!).Statement[0].Action, '*')
+  // Another VPC's endpoints are not listed.
+  assert.deepEqual(await ec2.vpcEndpoints(labIds('b2').vpc, signal).then(found => found.map(e => e.VpcId)), [labIds('b2').vpc, labIds('b2').vpc])
+})
+
 test('RDS and ElastiCache: instances, clusters, replication groups, members, subnet groups, serverless caches', async t => {
   const d = describer()
   t.after(() => d.close())

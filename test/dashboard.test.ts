@@ -9,7 +9,7 @@ import {
   closedPort, startAws, startDynamo, startMariadb, startRedis, startS3, startSilentServer,
   type AwsFixture, type DynamoHandle, type MariadbHandle, type PortHandle, type RedisHandle, type S3Handle
 } from './harness/index.ts'
-import { identity, imdsEnv, startImds, type ImdsFixture } from './imds-fixture.ts'
+import { identity, imdsEnv, network, startImds, type ImdsFixture } from './imds-fixture.ts'
 import { createImds } from '../lib/imds.ts'
 import { dashboardFileNames, readDashboardFiles } from '../routes/dashboard-files.ts'
 
@@ -154,6 +154,10 @@ test('all pass: four green cards, the files S3 found, the instance, and the hist
   const footer = await page.locator('footer').textContent() ?? ''
   for (const fact of ['/health: text', '/logs: text', '/ready: text', '/metrics: text', '/checks: JSON', '/instance: JSON']) assert.ok(footer.includes(fact), fact)
   assert.equal(await page.locator('#instanceId').textContent(), identity.instanceId)
+  // Where it sits in its VPC, what pinpointing starts from (no token: everyone is admin).
+  assert.equal(await page.locator('#subnet').textContent(), `${network.subnetId} (${network.subnetCidr})`)
+  assert.equal(await page.locator('#securityGroups').textContent(), network.securityGroupIds.join(', '))
+  assert.equal(await page.locator('#publicIp').textContent(), 'none')
   await photograph(page, 'all-pass')
   assertSelfContained(tab, url)
 })

@@ -25,7 +25,9 @@ export const network = {
   vpcId: 'vpc-0a1b2c3d4e5f60001',
   subnetId: 'subnet-0a1b2c3d4e5f60011',
   subnetCidr: '10.0.1.0/24',
-  securityGroupIds: ['sg-0a1b2c3d4e5f60021']
+  securityGroupIds: ['sg-0a1b2c3d4e5f60021'],
+  // Launched without a public IPv4 address (public-ipv4 is then 404), as in a private subnet.
+  publicIp: null as string | null
 }
 
 // How the instance is configured (ModifyInstanceMetadataOptions), and so how its IMDS fails.
@@ -82,6 +84,7 @@ export async function startImds ({ disabled = false, httpTokens = 'required', to
     [`${nic}/subnet-ipv4-cidr-block`]: place.subnetCidr,
     // One id a line, no newline after the last (as EC2 lists every multi-valued category).
     [`${nic}/security-group-ids`]: place.securityGroupIds.join('\n'),
+    ...(place.publicIp ? { '/latest/meta-data/public-ipv4': place.publicIp } : {}),
     '/latest/dynamic/instance-identity/document': JSON.stringify({
       accountId: '123456789012',
       architecture: 'x86_64',

@@ -58,7 +58,7 @@ test('network(): the primary interface by its MAC, read afresh on every call, ea
   const imds = createImds({ env: at(fixture.endpoint) })
   const answer = await imds.network()
   assert.deepEqual(answer, {
-    network: { instanceId: identity.instanceId, availabilityZone: identity.availabilityZone, privateIp: identity.privateIp, ...network },
+    network: { instanceId: identity.instanceId, availabilityZone: identity.availabilityZone, privateIp: identity.privateIp, ...network, accountId: '123456789012' },
     note: `EC2 instance metadata from ${fixture.endpoint}`
   })
   const urls = fixture.requests.map(r => r.url)
@@ -71,10 +71,12 @@ test('network(): the primary interface by its MAC, read afresh on every call, ea
   assert.equal(fixture.requests.length, 2 * asked, 'asked again: a security group attached meanwhile counts')
 })
 
-test('network(): several security groups, one id a line; disabled or absent says why', async t => {
-  const own = await startImds({ network: { securityGroupIds: ['sg-0a1b2c3d4e5f60021', 'sg-0a1b2c3d4e5f60022'] } })
+test('network(): several security groups, one id a line; a public IPv4 address when it has one; disabled or absent says why', async t => {
+  const own = await startImds({ network: { securityGroupIds: ['sg-0a1b2c3d4e5f60021', 'sg-0a1b2c3d4e5f60022'], publicIp: '3.121.5.17' } })
   t.after(() => own.stop())
-  assert.deepEqual((await createImds({ env: at(own.endpoint) }).network()).network?.securityGroupIds, ['sg-0a1b2c3d4e5f60021', 'sg-0a1b2c3d4e5f60022'])
+  const { network: found } = await createImds({ env: at(own.endpoint) }).network()
+  assert.deepEqual(found?.securityGroupIds, ['sg-0a1b2c3d4e5f60021', 'sg-0a1b2c3d4e5f60022'])
+  assert.equal(found?.publicIp, '3.121.5.17')
   assert.deepEqual(await createImds({ env: { AWS_EC2_METADATA_DISABLED: 'true' } }).network(), { network: null, note: 'not on EC2 (metadata disabled)', disabled: true })
   const refused = await createImds({ env: at(`http://${closed.host}:${closed.port}`) }).network()
   assert.equal(refused.network, null)
@@ -123,6 +125,19 @@ test('GET /instance names the instance that answered', async t => {
   assert.equal(typeof body.uptime, 'number')
   assert.deepEqual(body.configProblems, [])
   assert.equal(body.demo, null)
+  assert.equal(body.network.subnetId, network.subnetId)
+})
+
+test('GET /instance: where the instance sits in its VPC only for the admin when a token is set, asked once a minute', async t => {
+  const { fastify } = await buildApp(t, '[server]\nhost = "127.0.0.1"\nadmin_token = "a-long-enough-admin-token"\n', imdsEnv(fixture.endpoint))
+  const anonymous = (await fastify.inject('/instance')).json()
+  assert.equal(anonymous.instance.instanceId, identity.instanceId)
+  assert.equal(anonymous.network, null)
+  const admin = () => fastify.inject({ url: '/instance', headers: { authorization: 'Bearer a-long-enough-admin-token' } }).then(res => res.json())
+  assert.deepEqual((await admin()).network, { instanceId: identity.instanceId, availabilityZone: identity.availabilityZone, privateIp: identity.privateIp, ...network, accountId: '123456789012' })
+  fixture.requests.length = 0
+  await admin()
+  assert.equal(fixture.requests.length, 0, 'the page polls: the network is not asked again within the minute')
 })
 
 // S3 and DynamoDB on their local servers, with no [aws] section.

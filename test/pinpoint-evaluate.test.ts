@@ -4,13 +4,10 @@ import {
   databaseTarget, evaluate, findReplicationGroup, findServerlessCache, replicationGroupTarget, serverlessCacheTarget,
   type PinpointInput, type Target
 } from '../lib/pinpoint.ts'
-import { endpoints, ids, lab, openAcl, type Lab } from './harness/aws-lab.ts'
-import { identity, network } from './imds-fixture.ts'
+import { endpoints, ids, instanceNetwork as instance, lab, openAcl, type Lab } from './harness/aws-lab.ts'
 
 // The evaluation alone, over describe outputs in the SDK's shapes (test/harness/aws-lab.ts): each
 // scenario changes one piece of a healthy environment and must be named, with its fix.
-
-const instance = { instanceId: identity.instanceId, availabilityZone: identity.availabilityZone, privateIp: identity.privateIp, ...network }
 
 function group (env: Lab, id: string) {
   const found = env.securityGroups.find(g => g.GroupId === id)
@@ -95,7 +92,7 @@ test('the database in another VPC', () => {
   env.dbInstances[0].DBSubnetGroup!.VpcId = ids.otherVpc
   assert.deepEqual(database(env), {
     blocked: true,
-    finding: `RDS instance database-1 is in ${ids.otherVpc}, this instance (${identity.instanceId}) in ${ids.vpc}`,
+    finding: `RDS instance database-1 is in ${ids.otherVpc}, this instance (${instance.instanceId}) in ${ids.vpc}`,
     fix: `run the instances in ${ids.otherVpc} (the launch template's or Auto Scaling group's subnets), or recreate database-1 with a subnet group in ${ids.vpc}`
   })
 })

@@ -18,7 +18,7 @@ let closed: PortHandle
 let silent: PortHandle
 let aws: AwsFixture
 let dns: DnsHandle
-const tags = { missingRule: 'c1', denied: 'c2', open: 'c3', tls: 'c4' }
+const tags = { missingRule: 'c1', denied: 'c2', open: 'c3', tls: 'c4', noPublicIp: 'c5', endpointPolicy: 'c6', noRoute: 'c7', endpointsDenied: 'c8' }
 
 before(async () => {
   [closed, silent, aws, dns] = await Promise.all([
@@ -35,7 +35,24 @@ before(async () => {
     // does to a plain client.
     env.replicationGroups[0].TransitEncryptionEnabled = scenario === 'tls'
     env.replicationGroups[0].NodeGroups![0].PrimaryEndpoint!.Port = silent.port
-    aws.putLab(env, scenario === 'denied' ? 'ec2:DescribeSecurityGroups' : undefined)
+    const ids = labIds(tag)
+    const instanceTable = env.routeTables.find(table => table.RouteTableId === ids.publicRouteTable)!
+    // The instance's subnet keeps its route to the internet gateway, without the gateway endpoints.
+    if (scenario === 'noPublicIp') {
+      instanceTable.Routes = instanceTable.Routes!.filter(route => !route.DestinationPrefixListId)
+      for (const endpoint of env.vpcEndpoints) endpoint.RouteTableIds = [ids.mainRouteTable]
+    }
+    // A private subnet with no way out: no internet gateway, no endpoint.
+    if (scenario === 'noRoute') {
+      instanceTable.Routes = instanceTable.Routes!.filter(route => route.GatewayId === 'local')
+      env.vpcEndpoints = []
+    }
+    // The course's buckets only: a student's policy that forgot the bucket the app uses.
+    if (scenario === 'endpointPolicy') {
+      env.vpcEndpoints[0].PolicyDocument = JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'CourseBucketsOnly', Effect: 'Deny', Principal: '*', Action: 's3:*', NotResource: ['arn:aws:s3:::course-*', 'arn:aws:s3:::course-*/*'] }, { Effect: 'Allow', Principal: '*', Action: '*', Resource: '*' }] })
+    }
+    const denied = ({ denied: 'ec2:DescribeSecurityGroups', endpointsDenied: 'ec2:DescribeVpcEndpoints' } as const)[scenario as string]
+    aws.putLab(env, denied)
   }
 })
 
@@ -63,7 +80,8 @@ async function onInstance (t: Parameters<typeof buildApp>[0], host: string, tag:
   return { json, text }
 }
 
-// The environment of an instance of the lab tagged `tag`: its own metadata service, AWS's APIs.
+// The environment of an instance of the lab tagged `tag`: its own metadata service, AWS's APIs
+// (S3's and DynamoDB's too, unless the test points them elsewhere).
 async function instanceEnv (t: Parameters<typeof buildApp>[0], tag: string): Promise<NodeJS.ProcessEnv> {
   const ids = labIds(tag)
   const own = await startImds({ network: { vpcId: ids.vpc, subnetId: ids.instanceSubnet, securityGroupIds: [ids.appGroup] } })
@@ -74,8 +92,19 @@ async function instanceEnv (t: Parameters<typeof buildApp>[0], tag: string): Pro
     AWS_SECRET_ACCESS_KEY: 'fixture-secret',
     AWS_ENDPOINT_URL_EC2: aws.endpoint,
     AWS_ENDPOINT_URL_RDS: aws.endpoint,
-    AWS_ENDPOINT_URL_ELASTICACHE: aws.endpoint
+    AWS_ENDPOINT_URL_ELASTICACHE: aws.endpoint,
+    AWS_ENDPOINT_URL_S3: aws.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: aws.endpoint
   }
+}
+
+// The app on an instance of the lab tagged `tag` with [s3] or [dynamodb] and no endpoint of its
+// own: it reaches the API where AWS_ENDPOINT_URL_<SERVICE> says, as the SDK does.
+async function serviceCheck (t: Parameters<typeof buildApp>[0], service: 's3' | 'dynamodb', tag: string, { bucket = 'suai-bucket', api = aws.endpoint } = {}) {
+  const section = service === 's3' ? `[s3]\nbucket = '${bucket}'\n` : '[dynamodb]\ntable = \'suai-table\'\npartition_key = \'id\'\n'
+  const env = { ...await instanceEnv(t, tag), [`AWS_ENDPOINT_URL_${service.toUpperCase()}`]: api }
+  const { fastify } = await buildApp(t, `[checks]\ntimeout_ms = 2000\ncache_ms = 0\n[aws]\nregion = 'eu-central-1'\n${section}`, env, { lookup: createLookup([dns.server]) })
+  return (await fastify.inject(`/${service}?format=json`)).json()
 }
 
 test('the database\'s security group has no inbound rule: /database names it, this instance\'s group and the console path', async t => {
@@ -117,6 +146,46 @@ test('a cache with in-transit encryption that never answers a plain client: /red
   const json = (await fastify.inject('/redis?format=json')).json()
   assert.equal(json.stage, 'request')
   assert.equal(json.hint, 'replication group r1-c4 has in-transit encryption: it speaks TLS only: set [redis] tls = true in config.toml')
+})
+
+test('S3 unreachable from a subnet whose only way out is the internet gateway, from an instance without a public address: /s3 says so and how to fix it', async t => {
+  const ids = labIds(tags.noPublicIp)
+  const json = await serviceCheck(t, 's3', tags.noPublicIp, { api: `http://127.0.0.1:${closed.port}` })
+  assert.equal(json.stage, 'connect')
+  assert.equal(json.hint, `${ids.publicRouteTable} sends S3's traffic to the internet gateway ${ids.internetGateway}, but this instance (${identity.instanceId}) has no public IPv4 address, so that gateway does not carry it: ` +
+    `associate the S3 gateway endpoint ${ids.s3Endpoint} with ${ids.publicRouteTable}: VPC → Endpoints → ${ids.s3Endpoint} → Actions → Manage route tables → tick ${ids.publicRouteTable}; or give the instances public addresses (the launch template → Network settings → Auto-assign public IP: Enable)`)
+  assert.equal(json.details.pinpoint.blocked, true)
+  assert.equal(json.details.instance.publicIp, null)
+})
+
+test('DynamoDB from a private subnet with no way out: /dynamodb names the route table and the gateway endpoint to add', async t => {
+  const ids = labIds(tags.noRoute)
+  const json = await serviceCheck(t, 'dynamodb', tags.noRoute, { api: `http://127.0.0.1:${closed.port}` })
+  assert.equal(json.stage, 'connect')
+  assert.equal(json.hint, `the route table ${ids.publicRouteTable} of ${ids.instanceSubnet} has no route to DynamoDB in eu-central-1: no gateway endpoint, NAT gateway or internet gateway: ` +
+    `add a DynamoDB gateway endpoint to ${ids.publicRouteTable} (free, and the traffic stays in AWS): VPC → Endpoints → Create endpoint → AWS services → com.amazonaws.eu-central-1.dynamodb, type Gateway → VPC ${ids.vpc} → route table ${ids.publicRouteTable}`)
+})
+
+test('S3 denied by the VPC endpoint\'s policy (AWS\'s AccessDenied names the policy type): /s3 names the endpoint and the statement', async t => {
+  const ids = labIds(tags.endpointPolicy)
+  // The fixture's bucket that answers as an explicit deny in a VPC endpoint policy.
+  const json = await serviceCheck(t, 's3', tags.endpointPolicy, { bucket: 'denied-vpc-endpoint-policy' })
+  assert.equal(json.stage, 'permission')
+  assert.equal(json.hint, `CourseBucketsOnly of the policy of ${ids.s3Endpoint} (the S3 gateway endpoint on ${ids.publicRouteTable}) denies s3:ListBucket on arn:aws:s3:::denied-vpc-endpoint-policy: remove that statement or narrow it: VPC → Endpoints → ${ids.s3Endpoint} → Policy → Edit policy`)
+})
+
+test('S3 and DynamoDB pass: nothing is described', async t => {
+  aws.putBucket('suai-bucket', { suaicloudapp: 'x', 'config.toml': 'y' })
+  const json = await serviceCheck(t, 's3', tags.open)
+  assert.equal(json.status, 'pass')
+  assert.equal(json.details.pinpoint, undefined)
+})
+
+test('a denied DescribeVpcEndpoints for S3: the symptom\'s hint stays, with the read-only statement to allow', async t => {
+  const json = await serviceCheck(t, 's3', tags.endpointsDenied, { api: `http://127.0.0.1:${closed.port}` })
+  assert.equal(json.stage, 'connect')
+  assert.ok(json.hint.includes(`ec2:DescribeVpcEndpoints was denied): add to the instance role the statement ${JSON.stringify(DESCRIBE_STATEMENT)}`), json.hint)
+  assert.equal(json.details.pinpoint.denied, 'ec2:DescribeVpcEndpoints')
 })
 
 test('check (the executable when SUAI_TEST_BIN names it) loads the SDK clients and asks AWS on a failed connection', async t => {

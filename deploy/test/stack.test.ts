@@ -203,7 +203,7 @@ describe('compute', () => {
     const all = role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)
     const pinpoint = all.find((s: any) => s.Sid === 'Pinpoint')
     assert.deepEqual([pinpoint.Action].flat().sort(), [
-      'ec2:DescribeNetworkAcls', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets',
+      'ec2:DescribeNetworkAcls', 'ec2:DescribeRouteTables', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets', 'ec2:DescribeVpcEndpoints',
       'elasticache:DescribeCacheClusters', 'elasticache:DescribeCacheSubnetGroups', 'elasticache:DescribeReplicationGroups', 'elasticache:DescribeServerlessCaches',
       'rds:DescribeDBClusters', 'rds:DescribeDBInstances'
     ])
@@ -218,7 +218,7 @@ describe('compute', () => {
     const auditBalancing = all.find((s: any) => s.Sid === 'AuditDescribe')
     assert.deepEqual(auditBalancing.Action, [
       'elasticloadbalancing:DescribeTargetGroups', 'elasticloadbalancing:DescribeTargetHealth', 'elasticloadbalancing:DescribeLoadBalancers',
-      'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeAutoScalingGroups', 'ec2:DescribeRouteTables'
+      'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeAutoScalingGroups'
     ])
     assert.equal(auditBalancing.Resource, '*')
     assert.ok(auditBalancing.Action.every((a: string) => /^[a-z0-9]+:Describe[A-Za-z]+$/.test(a)), 'read-only')

@@ -22,6 +22,7 @@
 /**
  * @typedef {{ version: string, uptime: number, note?: string, configProblems: string[], backends: BackendInfo[],
  *   instance: Record<string, string> | null,
+ *   network: { vpcId: string, subnetId: string, subnetCidr: string | null, securityGroupIds: string[], publicIp: string | null } | null,
  *   demo: { health: { failing: boolean, since: string }, cpu: { running: boolean, workers: number, secondsLeft: number } } | null }} InstanceInfo
  */
 
@@ -267,6 +268,15 @@ function showInstance (info) {
       requestAnimationFrame(() => $('instance').classList.add('flash'))
     }
     lastInstance = instance.instanceId
+  }
+  // Where it sits in its VPC: what a failed check's pinpointing starts from (admin only).
+  const network = info.network
+  $('network').hidden = !network
+  if (network) {
+    text($('vpcId'), network.vpcId)
+    text($('subnet'), network.subnetId + (network.subnetCidr ? ' (' + network.subnetCidr + ')' : ''))
+    text($('securityGroups'), network.securityGroupIds.join(', '))
+    text($('publicIp'), network.publicIp || 'none')
   }
   const demo = info.demo
   $('demo').hidden = !demo

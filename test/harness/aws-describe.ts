@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { DBCluster, DBInstance, IpPermission, NetworkAcl, RouteTable, SecurityGroup, Subnet } from '../../lib/pinpoint.ts'
+import type { DBCluster, DBInstance, IpPermission, NetworkAcl, RouteTable, SecurityGroup, Subnet, VpcEndpoint } from '../../lib/pinpoint.ts'
 import type { DescribeAction } from '../../lib/describe.ts'
 import { ACCOUNT_ID, PRINCIPAL_ARN } from './aws-identity.ts'
 import type { Lab } from './aws-lab.ts'
@@ -72,10 +72,17 @@ export function answerDescribe (res: ServerResponse, body: string, service: 'ec2
         return ok(el('networkAclSet', acls.map(ec2Acl)))
       }
       case 'DescribeRouteTables': {
-        // Only the filter the audit uses: vpc-id. Shape: API_DescribeRouteTables.html's sample
+        // Only the filter the app uses: vpc-id. Shape: API_DescribeRouteTables.html's sample
         // response (routeTableSet, associationSet, routeSet).
         const vpc = params.get('Filter.1.Name') === 'vpc-id' ? params.get('Filter.1.Value.1') : null
         return ok(el('routeTableSet', all('routeTables').filter(table => !vpc || table.VpcId === vpc).map(ec2RouteTable)))
+      }
+      case 'DescribeVpcEndpoints': {
+        // Only the filter the app uses: vpc-id. Shape: API_DescribeVpcEndpoints.html (vpcEndpointSet
+        // of VpcEndpoint, whose lists are routeTableIdSet, subnetIdSet, groupSet… of <item>), the
+        // policy's JSON as the text of policyDocument.
+        const vpc = params.get('Filter.1.Name') === 'vpc-id' ? params.get('Filter.1.Value.1') : null
+        return ok(el('vpcEndpointSet', all('vpcEndpoints').filter(endpoint => !vpc || endpoint.VpcId === vpc).map(ec2VpcEndpoint)))
       }
     }
     return ec2Error(res, requestId, 'InvalidAction', `The action ${action} is not valid for this web service.`, 400)
@@ -137,7 +144,7 @@ const ec2Permission = (p: IpPermission) => ({
   groups: (p.UserIdGroupPairs ?? []).map(pair => ({ userId: ACCOUNT_ID, groupId: pair.GroupId })),
   ipRanges: (p.IpRanges ?? []).map(range => ({ cidrIp: range.CidrIp })),
   ipv6Ranges: (p.Ipv6Ranges ?? []).map(range => ({ cidrIpv6: range.CidrIpv6 })),
-  prefixListIds: []
+  prefixListIds: (p.PrefixListIds ?? []).map(list => ({ prefixListId: list.PrefixListId }))
 })
 
 const ec2Group = (g: SecurityGroup) => ({
@@ -186,6 +193,7 @@ const ec2RouteTable = (table: RouteTable) => ({
   ownerId: ACCOUNT_ID,
   routeSet: (table.Routes ?? []).map(route => ({
     destinationCidrBlock: route.DestinationCidrBlock,
+    destinationPrefixListId: route.DestinationPrefixListId,
     gatewayId: route.GatewayId,
     natGatewayId: route.NatGatewayId,
     state: route.State ?? 'active',
@@ -200,6 +208,26 @@ const ec2RouteTable = (table: RouteTable) => ({
   })),
   tagSet: [],
   propagatingVgwSet: []
+})
+
+const ec2VpcEndpoint = (endpoint: VpcEndpoint) => ({
+  vpcEndpointId: endpoint.VpcEndpointId,
+  vpcEndpointType: endpoint.VpcEndpointType,
+  vpcId: endpoint.VpcId,
+  serviceName: endpoint.ServiceName,
+  state: endpoint.State,
+  policyDocument: endpoint.PolicyDocument,
+  routeTableIdSet: endpoint.RouteTableIds ?? [],
+  subnetIdSet: [],
+  groupSet: [],
+  ipAddressType: 'ipv4',
+  privateDnsEnabled: endpoint.PrivateDnsEnabled ?? false,
+  requesterManaged: false,
+  networkInterfaceIdSet: [],
+  dnsEntrySet: [],
+  creationTimestamp: '2026-11-30T09:12:41.000Z',
+  tagSet: [],
+  ownerId: ACCOUNT_ID
 })
 
 // EC2: an XML declaration, the namespace on the response, requestId first.

@@ -1,5 +1,7 @@
-import type { CacheCluster, CacheSubnetGroup, DBCluster, DBInstance, NetworkAcl, ReplicationGroup, RouteTable, SecurityGroup, ServerlessCache, Subnet } from '../../lib/pinpoint.ts'
+import type { InstanceNetwork } from '../../lib/imds.ts'
+import type { CacheCluster, CacheSubnetGroup, DBCluster, DBInstance, NetworkAcl, ReplicationGroup, RouteTable, SecurityGroup, ServerlessCache, Subnet, VpcEndpoint } from '../../lib/pinpoint.ts'
 import { identity, network } from '../imds-fixture.ts'
+import { ACCOUNT_ID } from './aws-identity.ts'
 
 // The course's environment as EC2, RDS and ElastiCache describe it, in the SDK's shapes: one
 // VPC, the instance's subnet and two private ones for the database and the cache, a security
@@ -21,8 +23,19 @@ const baseIds = {
   mainRouteTable: 'rtb-0a1b2c3d4e5f60061',
   publicRouteTable: 'rtb-0a1b2c3d4e5f60062',
   internetGateway: 'igw-0a1b2c3d4e5f60071',
-  dataAcl: 'acl-0a1b2c3d4e5f60052'
+  dataAcl: 'acl-0a1b2c3d4e5f60052',
+  s3Endpoint: 'vpce-0a1b2c3d4e5f60081',
+  dynamodbEndpoint: 'vpce-0a1b2c3d4e5f60082',
+  natGateway: 'nat-0a1b2c3d4e5f60091'
 }
+
+// The AWS-managed prefix lists of S3's and DynamoDB's addresses in the region, which a gateway
+// endpoint's route has for destination (ids in EC2's pl- format).
+export const prefixLists = { s3: 'pl-6ea54007', dynamodb: 'pl-66a5400f' }
+
+// A gateway endpoint's policy as the console creates it ("Full access").
+// https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html
+export const FULL_ACCESS = JSON.stringify({ Version: '2008-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: '*', Resource: '*' }] })
 
 export function labIds (tag = '') {
   // The tag goes before the last two digits, which tell the pieces apart; the length stays.
@@ -43,11 +56,21 @@ export function labEndpoints (tag = '') {
 export const ids = labIds()
 export const endpoints = labEndpoints()
 
+// The instance as the metadata fixture describes it (lib/imds.ts network()).
+export const instanceNetwork: InstanceNetwork = {
+  instanceId: identity.instanceId,
+  availabilityZone: identity.availabilityZone,
+  privateIp: identity.privateIp,
+  ...network,
+  accountId: ACCOUNT_ID
+}
+
 export interface Lab {
   securityGroups: SecurityGroup[]
   subnets: Subnet[]
   networkAcls: NetworkAcl[]
   routeTables: RouteTable[]
+  vpcEndpoints: VpcEndpoint[]
   dbInstances: DBInstance[]
   dbClusters: DBCluster[]
   replicationGroups: ReplicationGroup[]
@@ -78,6 +101,8 @@ export function lab (tag = ''): Lab {
   const endpoints = labEndpoints(tag)
   const suffix = tag ? `-${tag}` : ''
   const fromApp = (port: number) => ({ IpProtocol: 'tcp', FromPort: port, ToPort: port, UserIdGroupPairs: [{ GroupId: ids.appGroup }] })
+  const local = { DestinationCidrBlock: '10.0.0.0/16', GatewayId: 'local', State: 'active' }
+  const endpointRoutes = (['s3', 'dynamodb'] as const).map(service => ({ DestinationPrefixListId: prefixLists[service], GatewayId: ids[`${service}Endpoint`], State: 'active' }))
   const subnetGroup = (name: string) => ({ DBSubnetGroupName: name, VpcId: ids.vpc, Subnets: [ids.dataSubnetA, ids.dataSubnetB].map(SubnetIdentifier => ({ SubnetIdentifier })) })
   return {
     securityGroups: [
@@ -91,17 +116,29 @@ export function lab (tag = ''): Lab {
       { SubnetId: ids.dataSubnetB, VpcId: ids.vpc, CidrBlock: '10.0.3.0/24', AvailabilityZone: 'eu-central-1b' }
     ],
     networkAcls: [openAcl(ids.defaultAcl, [ids.instanceSubnet, ids.dataSubnetA, ids.dataSubnetB], ids.vpc)],
-    // The VPC's main table (local only: the data subnets, associated with no other, are private)
-    // and the instance subnet's own, with the internet gateway.
+    // The VPC's main table (the data subnets, associated with no other, are private: no route
+    // out but the gateway endpoints') and the instance subnet's own, with the internet gateway.
+    // The S3 and DynamoDB gateway endpoints are on both, so the instance (which has no public
+    // address) reaches them.
     routeTables: [
-      { RouteTableId: ids.mainRouteTable, VpcId: ids.vpc, Associations: [{ Main: true }], Routes: [{ DestinationCidrBlock: '10.0.0.0/16', GatewayId: 'local', State: 'active' }] },
+      { RouteTableId: ids.mainRouteTable, VpcId: ids.vpc, Associations: [{ Main: true }], Routes: [local, ...endpointRoutes] },
       {
         RouteTableId: ids.publicRouteTable,
         VpcId: ids.vpc,
         Associations: [{ SubnetId: ids.instanceSubnet, Main: false }],
-        Routes: [{ DestinationCidrBlock: '10.0.0.0/16', GatewayId: 'local', State: 'active' }, { DestinationCidrBlock: '0.0.0.0/0', GatewayId: ids.internetGateway, State: 'active' }]
+        Routes: [local, { DestinationCidrBlock: '0.0.0.0/0', GatewayId: ids.internetGateway, State: 'active' }, ...endpointRoutes]
       }
     ],
+    vpcEndpoints: (['s3', 'dynamodb'] as const).map(service => ({
+      VpcEndpointId: ids[`${service}Endpoint`],
+      VpcEndpointType: 'Gateway',
+      VpcId: ids.vpc,
+      ServiceName: `com.amazonaws.eu-central-1.${service}`,
+      State: 'available',
+      PolicyDocument: FULL_ACCESS,
+      RouteTableIds: [ids.mainRouteTable, ids.publicRouteTable],
+      PrivateDnsEnabled: false
+    })),
     dbInstances: [
       {
         DBInstanceIdentifier: `database-1${suffix}`,

@@ -25,7 +25,7 @@ export interface AwsFixture {
   putTable: (name: string, schema: KeySchema) => void
   /** What ELBv2 and Auto Scaling describe (target groups, their targets' health, groups), and the actions they refuse. */
   loadBalancing: LoadBalancerWorld
-  /** An environment EC2, RDS and ElastiCache describe; `deny` refuses that EC2 call for its groups and subnets, or that RDS / ElastiCache call. */
+  /** An environment EC2, RDS and ElastiCache describe; `deny` refuses that EC2 call for its groups, subnets and VPC, or that RDS / ElastiCache call. */
   putLab: (lab: Lab, deny?: DescribeAction) => void
   stop: () => Promise<void>
 }
@@ -63,7 +63,7 @@ export async function startAws ({ region = 'eu-central-1' }: { region?: string }
     putLab (lab, deny) {
       world.labs.push(lab)
       if (!deny) return
-      if (deny.startsWith('ec2:')) for (const id of [...lab.securityGroups.map(g => g.GroupId), ...lab.subnets.map(s => s.SubnetId)]) world.denied.set(id ?? '', deny)
+      if (deny.startsWith('ec2:')) for (const id of [...lab.securityGroups.map(g => g.GroupId), ...lab.subnets.flatMap(s => [s.SubnetId, s.VpcId])]) world.denied.set(id ?? '', deny)
       else world.denied.set(deny, deny)
     },
     async stop () {
