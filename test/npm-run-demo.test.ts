@@ -34,7 +34,7 @@ function descendants (pid: number): number[] {
 
 const alive = (pid: number) => { try { process.kill(pid, 0); return true } catch { return false } }
 
-test('npm run demo: every card OK on the dashboard within 15 s, and Ctrl-C leaves no process behind', { timeout: 90_000 }, async t => {
+test('npm run demo: every card OK on the dashboard within 15 s, and Ctrl-C leaves no process behind', { timeout: 120_000 }, async t => {
   const startedAt = performance.now()
   // detached: a process group of its own, like a shell's foreground job.
   const demo = spawn('npm', ['run', 'demo'], { cwd: root, env: cleanEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -65,5 +65,10 @@ test('npm run demo: every card OK on the dashboard within 15 s, and Ctrl-C leave
   process.kill(-demo.pid!, 'SIGINT')
   // npm itself, like any program in the job, may leave through the SIGINT.
   assert.match(await exited, /^(code 0|SIGINT)$/, output)
-  await eventually(() => started.every(pid => !alive(pid)), { timeoutMs: 10_000 })
+  // A bound, not a measurement: MariaDB's clean shutdown flushes InnoDB, which on a CI runner
+  // busy with the other test files has taken more than 10 s.
+  const left = () => started.filter(alive).map(pid => `${pid} ${commandOf(pid)}`)
+  await eventually(() => left().length === 0, { timeoutMs: 30_000 }).catch(() => assert.fail(`still running 30 s after Ctrl-C: ${left().join(', ')}\n${output}`))
 })
+
+const commandOf = (pid: number) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim() } catch { return '?' } }
