@@ -1,10 +1,14 @@
 import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
 import { request } from 'node:http'
+import { join } from 'node:path'
 import type { AuditReport, AuditRow } from '../lib/audit.ts'
 import type { DescribeAction } from '../lib/describe.ts'
 import { probeRow } from '../lib/audit.ts'
-import { buildApp, cleanEnv, configToml, runCli, workDir } from './helper.ts'
+import { DESCRIBE_ACTIONS } from '../lib/describe.ts'
+import { AUDIT_ACTIONS } from '../plugins/audit.ts'
+import { buildApp, cleanEnv, configToml, root, runCli, workDir } from './helper.ts'
 import { LOOPBACK, startAws, type AwsFixture } from './harness/index.ts'
 import type { FixtureTargetGroup } from './harness/aws-elb.ts'
 import { endpoints, ids, lab as courseLab, type Lab as DescribedLab } from './harness/aws-lab.ts'
@@ -368,4 +372,15 @@ test('without the RDS or ElastiCache permissions the network rows say unknown wi
   assert.deepEqual(cache.rows.filter(r => r.id.startsWith('cache-')).map(r => [r.id, r.status, r.allow]), [
     ['cache-subnets', 'unknown', 'elasticache:DescribeReplicationGroups'], ['cache-open', 'unknown', 'elasticache:DescribeReplicationGroups']
   ])
+})
+
+test('the CloudFormation template\'s role and the README\'s statements allow every call the audit makes', async () => {
+  const template = JSON.parse(await readFile(join(root, 'deploy/suaicloudapp.template.json'), 'utf8'))
+  const role = Object.values(template.Resources as Record<string, { Type: string, Properties: any }>).find(r => r.Type === 'AWS::IAM::Role')
+  const granted = role?.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement).flatMap((s: any) => [s.Action].flat())
+  for (const action of [...AUDIT_ACTIONS, ...DESCRIBE_ACTIONS]) assert.ok(granted.includes(action), `the template's role allows ${action}`)
+  // For a role made by hand: the audit's own statement, and pinpoint's (checked in pinpoint.test.ts).
+  const readme = await readFile(join(root, 'README.md'), 'utf8')
+  const handMade = readme.split('**Permissions.**')[1]?.split('```')[1] ?? ''
+  for (const action of AUDIT_ACTIONS.filter(a => a !== 'dynamodb:DescribeTable')) assert.ok(handMade.includes(`"${action}"`), `README's statement names ${action}`)
 })
