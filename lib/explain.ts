@@ -66,7 +66,11 @@ export function pinpointer (deps: BackendDeps, target: PinpointTarget): Explaine
         const verdict = evaluate({ ...found, backend: target.backend, port: target.port, tls: target.tls, instance: network, connected: result.stage !== 'connect' })
         return answer(result, network, verdict, { target: found.target })
       } catch (err) {
-        if (!(err instanceof DescribeDenied)) return { details: { instance: network, pinpoint: `the Describe* calls failed: ${(err as Error).message}` } }
+        if (!(err instanceof DescribeDenied)) {
+          // Each call is bounded as a check's request is (lib/aws.ts), the whole by the budget.
+          const failure = (err as Error).name === 'TimeoutError' ? `got no answer within ${deps.timeoutMs} ms` : `failed: ${(err as Error).message}`
+          return { details: { instance: network, pinpoint: `the Describe* calls ${failure}` } }
+        }
         return {
           hint: `${result.hint ?? result.message}. To have suaicloudapp name the exact rule to change, allow its read-only calls (${err.action} was denied): add to the instance role the statement ${JSON.stringify(DESCRIBE_STATEMENT)} (IAM → Roles → the instance's role → Add permissions → Create inline policy → JSON)`,
           details: { instance: network, pinpoint: { denied: err.action, message: err.message } }

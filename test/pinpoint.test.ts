@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { DESCRIBE_ACTIONS, DESCRIBE_STATEMENT } from '../lib/describe.ts'
+import { PINPOINT_BUDGET_MS } from '../lib/explain.ts'
 import { createLookup } from '../lib/lookup.ts'
 import { buildApp, cleanEnv, root, runCli, workDir } from './helper.ts'
 import { closedPort, startAws, startDns, startSilentServer, type AwsFixture, type DnsHandle, type PortHandle } from './harness/index.ts'
@@ -100,9 +101,9 @@ async function instanceEnv (t: Parameters<typeof buildApp>[0], tag: string): Pro
 
 // The app on an instance of the lab tagged `tag` with [s3] or [dynamodb] and no endpoint of its
 // own: it reaches the API where AWS_ENDPOINT_URL_<SERVICE> says, as the SDK does.
-async function serviceCheck (t: Parameters<typeof buildApp>[0], service: 's3' | 'dynamodb', tag: string, { bucket = 'suai-bucket', api = aws.endpoint } = {}) {
+async function serviceCheck (t: Parameters<typeof buildApp>[0], service: 's3' | 'dynamodb', tag: string, { bucket = 'suai-bucket', api = aws.endpoint, ec2 = aws.endpoint } = {}) {
   const section = service === 's3' ? `[s3]\nbucket = '${bucket}'\n` : '[dynamodb]\ntable = \'suai-table\'\npartition_key = \'id\'\n'
-  const env = { ...await instanceEnv(t, tag), [`AWS_ENDPOINT_URL_${service.toUpperCase()}`]: api }
+  const env = { ...await instanceEnv(t, tag), [`AWS_ENDPOINT_URL_${service.toUpperCase()}`]: api, AWS_ENDPOINT_URL_EC2: ec2 }
   const { fastify } = await buildApp(t, `[checks]\ntimeout_ms = 2000\ncache_ms = 0\n[aws]\nregion = 'eu-central-1'\n${section}`, env, { lookup: createLookup([dns.server]) })
   return (await fastify.inject(`/${service}?format=json`)).json()
 }
@@ -186,6 +187,13 @@ test('a denied DescribeVpcEndpoints for S3: the symptom\'s hint stays, with the 
   assert.equal(json.stage, 'connect')
   assert.ok(json.hint.includes(`ec2:DescribeVpcEndpoints was denied): add to the instance role the statement ${JSON.stringify(DESCRIBE_STATEMENT)}`), json.hint)
   assert.equal(json.details.pinpoint.denied, 'ec2:DescribeVpcEndpoints')
+})
+
+test(`an EC2 API that never answers: pinpointing gives up after [checks] timeout_ms, within its budget (${PINPOINT_BUDGET_MS} ms); the symptom's hint stays`, async t => {
+  const json = await serviceCheck(t, 'dynamodb', tags.noRoute, { api: `http://127.0.0.1:${closed.port}`, ec2: `http://${silent.host}:${silent.port}` })
+  assert.equal(json.stage, 'connect')
+  assert.equal(json.details.pinpoint, 'the Describe* calls got no answer within 2000 ms')
+  assert.match(json.hint, /^nothing listens at the AWS API endpoint/)
 })
 
 test('check (the executable when SUAI_TEST_BIN names it) loads the SDK clients and asks AWS on a failed connection', async t => {
