@@ -6,6 +6,7 @@ import {
   type AuditReport, type AuditRow, type AutoScalingFacts, type Fact, type PublicAccessBlock, type Registration
 } from '../lib/audit.ts'
 import { createDescriber, DescribeDenied } from '../lib/describe.ts'
+import type { NetworkLookup } from '../lib/imds.ts'
 import { databaseTarget, findReplicationGroup, findServerlessCache, replicationGroupTarget, serverlessCacheTarget, type SecurityGroup, type Subnet } from '../lib/pinpoint.ts'
 import { backendDeps } from './backends.ts'
 import type { Static } from '@sinclair/typebox'
@@ -116,8 +117,8 @@ function createAudit (fastify: FastifyInstance) {
 
   // The target groups this instance is registered in (by instance id, or by private IP for a
   // group of target type ip), each with this instance's health there.
-  async function loadBalancerFacts (signal: AbortSignal) {
-    const [{ instance }, { network }] = await Promise.all([imds.lookup(), imds.network()])
+  async function loadBalancerFacts (signal: AbortSignal, place: Promise<NetworkLookup>) {
+    const [{ instance }, { network }] = await Promise.all([imds.lookup(), place])
     const port = values.server.port
     let registrations: Fact<Registration[]> = { value: [] }
     if (instance) {
@@ -163,13 +164,15 @@ function createAudit (fastify: FastifyInstance) {
     return appPortRow({ port, instanceGroupIds, balancer, securityGroups })
   }
 
-  // The network rows describe this instance's environment: off EC2 there is none to describe.
-  const notOnEc2 = (id: string, instruction: string): AuditRow => ({ id, instruction, status: 'unknown', evidence: 'not on EC2 (no network from the metadata service): the audit describes the environment of the instance it runs on' })
+  // The network rows describe this instance's environment: off EC2 (or with the metadata service
+  // silent) there is none to describe, and the row says why.
+  const notOnEc2 = (id: string, instruction: string, note: string): AuditRow => ({ id, instruction, status: 'unknown', evidence: `${note}: the audit describes the environment of the instance it runs on` })
 
-  async function databaseRows (signal: AbortSignal): Promise<AuditRow[]> {
+  async function databaseRows (signal: AbortSignal, place: Promise<NetworkLookup>): Promise<AuditRow[]> {
     const section = databaseSection
     if (!section) return []
-    if (!(await imds.network()).network) return [notOnEc2('database-private', 'the database is reachable only inside the VPC')]
+    const { network, note } = await place
+    if (!network) return [notOnEc2('database-private', 'the database is reachable only inside the VPC', note)]
     const database = await read('rds:DescribeDBInstances', signal, async () => {
       const [instances, clusters] = await Promise.all([describer.dbInstances(signal), describer.dbClusters(signal)])
       const target = databaseTarget(section.host, instances, clusters)
@@ -183,10 +186,11 @@ function createAudit (fastify: FastifyInstance) {
     return [databasePrivateRow({ host: section.host, port: section.port, database, securityGroups })]
   }
 
-  async function redisRows (signal: AbortSignal, zones: string[], zonesFrom: string): Promise<AuditRow[]> {
+  async function redisRows (signal: AbortSignal, place: Promise<NetworkLookup>, zones: string[], zonesFrom: string): Promise<AuditRow[]> {
     const section = redisSection
     if (!section) return []
-    if (!(await imds.network()).network) return [notOnEc2('cache-subnets', 'the Redis cache is in private subnets of every Availability Zone the instances use'), notOnEc2('cache-open', 'the Redis cache\'s security groups are open to no 0.0.0.0/0 or ::/0')]
+    const { network, note } = await place
+    if (!network) return [notOnEc2('cache-subnets', 'the Redis cache is in private subnets of every Availability Zone the instances use', note), notOnEc2('cache-open', 'the Redis cache\'s security groups are open to no 0.0.0.0/0 or ::/0', note)]
     const cache = await read('elasticache:DescribeReplicationGroups', signal, async () => {
       const group = findReplicationGroup(section.host, await describer.replicationGroups(signal))
       if (group) {
@@ -240,7 +244,9 @@ function createAudit (fastify: FastifyInstance) {
     await (clients ??= makeClients())
     const started = Date.now()
     const signal = AbortSignal.timeout(AUDIT_BUDGET_MS)
-    const balancing = loadBalancerFacts(signal)
+    // Where this instance sits, asked once for every row that needs it.
+    const place = imds.network()
+    const balancing = loadBalancerFacts(signal, place)
     const scaling = autoScalingFacts(signal)
     // The zones the cache must cover: the Auto Scaling group's, else this instance's.
     const zones = scaling.then(async facts => {
@@ -250,8 +256,8 @@ function createAudit (fastify: FastifyInstance) {
       return { zones: instance?.availabilityZone ? [instance.availabilityZone] : [], from: 'this instance' }
     })
     const groups = await Promise.all([
-      bucketRows(signal), tableRows(signal), databaseRows(signal),
-      zones.then(({ zones, from }) => redisRows(signal, zones, from)),
+      bucketRows(signal), tableRows(signal), databaseRows(signal, place),
+      zones.then(({ zones, from }) => redisRows(signal, place, zones, from)),
       balancing.then(facts => [...targetGroupRows(facts), ...targetHealthRows(facts)]),
       balancing.then(async facts => [await appPort(signal, facts)]),
       scaling.then(facts => [autoScalingRow(facts)])

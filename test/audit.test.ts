@@ -384,3 +384,11 @@ test('the CloudFormation template\'s role and the README\'s statements allow eve
   const handMade = readme.split('**Permissions.**')[1]?.split('```')[1] ?? ''
   for (const action of AUDIT_ACTIONS.filter(a => a !== 'dynamodb:DescribeTable')) assert.ok(handMade.includes(`"${action}"`), `README's statement names ${action}`)
 })
+
+test('off EC2 the network rows say unknown, with why there is no network to describe', async t => {
+  const { fastify } = await buildApp(t, configToml({ aws: { region: REGION }, database: { host: endpoints.database, user: 'admin', dbname: 'suai' }, redis: { host: endpoints.redis } }))
+  const report = await fastify.audit.run({ serving: false })
+  for (const id of ['database-private', 'cache-subnets', 'cache-open']) {
+    assert.deepEqual([row(report, id).status, row(report, id).evidence], ['unknown', 'not on EC2 (metadata disabled): the audit describes the environment of the instance it runs on'], id)
+  }
+})
