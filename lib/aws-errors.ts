@@ -174,7 +174,11 @@ export const awsApiHints: Hints = {
     ? `the host of ${c.endpoint} does not resolve: check [${c.backend}] endpoint, or remove it to use AWS`
     : `AWS has no ${c.backend === 's3' ? 'S3' : 'DynamoDB'} API for a region '${c.region}': copy the region code again into [aws] region (e.g. eu-central-1, as the console shows it beside the region's name)`,
   dns_unanswered: c => `the DNS resolver did not answer for ${c.endpoint ?? 'the AWS API\'s host name'}: check that the VPC has DNS resolution enabled (VPC → Your VPCs → Edit VPC settings) and that /etc/resolv.conf names a resolver this instance reaches`,
-  connect_refused: c => `nothing listens at ${c.endpoint ?? 'the AWS API endpoint'}: check [${c.backend}] endpoint, or remove it to use AWS`,
+  // AWS's own API endpoints never refuse a connection: without [section] endpoint, the refusal
+  // comes from this machine or from where the environment points the SDK.
+  connect_refused: c => c.endpoint
+    ? `nothing listens at ${c.endpoint}: check [${c.backend}] endpoint, or remove it to use AWS`
+    : `the connection to the ${c.backend === 's3' ? 'S3' : 'DynamoDB'} API was refused, which AWS's endpoints never do: a firewall on this instance rejects it (iptables, firewalld), or AWS_ENDPOINT_URL_${c.backend.toUpperCase()} / AWS_ENDPOINT_URL in the app's environment points elsewhere`,
   connect_reset: c => `${c.endpoint ?? 'the AWS API endpoint'} closed the connection: check [${c.backend}] endpoint (http:// or https://)`,
   request_timeout: c => `${c.endpoint ?? 'the AWS API'} did not answer in time`,
   // Missing: `metadata` is what the metadata service answered the app, when it gave no identity
