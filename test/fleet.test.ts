@@ -1,5 +1,6 @@
 import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
+import { isDeepStrictEqual } from 'node:util'
 import { createClient } from 'redis'
 import { buildApp, configToml, eventually } from './helper.ts'
 import { createImds } from '../lib/imds.ts'
@@ -126,17 +127,17 @@ test('an instance whose Redis drops it still appears, through DynamoDB, and the 
   ])
   t.after(() => Promise.all(members.map(member => member.stop())))
   const all = members.map(member => member.id)
+  const failingInZones = [{ backend: 'redis', zones: ['eu-west-1c'] }]
   for (const member of members) {
-    const view = await member.until(view => all.every(id => ids(view).includes(id)) && view.verdict.failingInZones.length > 0)
-    assert.deepEqual(view.verdict.failingInZones, [{ backend: 'redis', zones: ['eu-west-1c'] }])
-    assert.deepEqual(view.verdict.failingEverywhere, [])
+    const stores = member.id === all[2] ? ['dynamodb'] : ['redis', 'dynamodb']
+    // The view this setup settles in. Each AZ holds one instance, so on two busy cores one check
+    // or store call over its 1 s timeout reads for a moment as another AZ failing (or a store
+    // missing); such a view is waited past, not taken for the verdict.
+    const view = await member.until(view => all.every(id => ids(view).includes(id)) &&
+      isDeepStrictEqual(view.verdict.failingInZones, failingInZones) && view.verdict.failingEverywhere.length === 0 &&
+      isDeepStrictEqual(view.source.stores, stores))
     assert.match(view.verdict.summary.join('\n'), /redis fails only in eu-west-1c/)
-    if (member.id === all[2]) {
-      assert.deepEqual(view.source.stores, ['dynamodb'])
-      assert.match(view.source.problems.join(), /redis: its check fails \(connect\)/)
-    } else {
-      assert.deepEqual(view.source.stores, ['redis', 'dynamodb'])
-    }
+    if (member.id === all[2]) assert.match(view.source.problems.join(), /redis: its check fails \(connect\)/)
   }
 })
 
