@@ -47,9 +47,16 @@ async function dashboardRoutes (fastify: FastifyInstance) {
     })
   }
 
-  let network: { until: number, lookup: Promise<InstanceNetwork | null> } | undefined
+  // The account id stays out: the page does not need it, and the load balancer is public.
+  async function place (): Promise<Omit<InstanceNetwork, 'accountId'> | null> {
+    const { network } = await imds.network()
+    if (!network) return null
+    const { accountId, ...rest } = network
+    return rest
+  }
+  let network: { until: number, lookup: ReturnType<typeof place> } | undefined
   const networkNow = () => {
-    if (!network || Date.now() > network.until) network = { until: Date.now() + NETWORK_TTL_MS, lookup: imds.network().then(found => found.network) }
+    if (!network || Date.now() > network.until) network = { until: Date.now() + NETWORK_TTL_MS, lookup: place() }
     return network.lookup
   }
 
