@@ -197,11 +197,14 @@ test(`an EC2 API that never answers: pinpointing gives up after [checks] timeout
 })
 
 test('check (the executable when SUAI_TEST_BIN names it) loads the SDK clients and asks AWS on a failed connection', async t => {
-  const cwd = await workDir(databaseToml('127.0.0.1'))
-  const { code, stdout } = await runCli(['check', '--json'], { cwd, env: cleanEnv(await instanceEnv(t, tags.open)) })
+  const cwd = await workDir(databaseToml('127.0.0.1') + '[aws]\nregion = \'eu-central-1\'\n[s3]\nbucket = \'suai-bucket\'\n')
+  const env = { ...await instanceEnv(t, tags.noPublicIp), AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${closed.port}` }
+  const { code, stdout } = await runCli(['check', '--json'], { cwd, env: cleanEnv(env) })
   assert.equal(code, 1, stdout)
-  const [database] = JSON.parse(stdout)
+  const [database, , s3] = JSON.parse(stdout)
   assert.equal(database.details.pinpoint, 'no RDS instance or Aurora cluster this role can see has the endpoint 127.0.0.1: is [database] host copied from this account and region?')
+  assert.equal(s3.stage, 'connect')
+  assert.match(s3.hint, new RegExp(`^${labIds(tags.noPublicIp).publicRouteTable} sends S3's traffic to the internet gateway`))
 })
 
 test('not on EC2 (metadata disabled): the failure is answered as before, with nothing added', async t => {
