@@ -105,6 +105,8 @@ export function createDescriber (deps: BackendDeps) {
       const { elasticache, sdk } = await made()
       return (await call('elasticache:DescribeServerlessCaches', () => elasticache.send(new sdk.DescribeServerlessCachesCommand({}), { abortSignal }))).ServerlessCaches ?? []
     },
+    // The SDK loaded and the clients made, ahead of the calls: loading blocks the event loop.
+    async load () { await made() },
     async close () {
       const made = await clients?.catch(() => undefined)
       for (const client of made ? [made.ec2, made.rds, made.elasticache] : []) client.destroy()

@@ -50,13 +50,19 @@ export function pinpointer (deps: BackendDeps, target: PinpointTarget): Explaine
   return {
     budgetMs: PINPOINT_BUDGET_MS,
     async explain (result, signal) {
-      if (!explains(target, result)) return undefined
-      const { network, note, disabled } = await deps.imds.network()
-      if (disabled) return undefined
-      if (!network) return { details: { instance: note } }
+      if (!explains(target, result) || deps.imds.disabled()) return undefined
+      // Off EC2 (the identity, cached since the first lookup, says so) the SDK is never loaded.
+      const { instance, note, role } = await deps.imds.lookup()
+      if (!instance) return { details: { instance: note } }
       describer ??= createDescriber(deps)
+      // The SDK before the metadata service's requests: loading it blocks the event loop (for
+      // seconds on a small instance, while another check's pinpointing loads it too), which
+      // must not eat their timeouts, as in the audit.
+      await describer.load()
+      const { network, note: unknown } = await deps.imds.network()
+      if (!network) return { details: { instance: unknown } }
       try {
-        if (isService(target)) return await explainService(deps, describer, target, result, network, signal)
+        if (isService(target)) return await explainService(deps, describer, target, result, network, role, signal)
         const found = await describe(describer, target, network, deps.lookup, signal)
         if (!found) {
           const what = target.backend === 'database' ? 'RDS instance or Aurora cluster' : 'ElastiCache replication group or serverless cache'
@@ -90,18 +96,17 @@ function answer (result: CheckResult, network: InstanceNetwork, verdict: Verdict
 // The way from this instance to the service's regional API (or to AWS_ENDPOINT_URL_<SERVICE>,
 // as the SDK reaches it): this VPC's route tables and endpoints, this instance's security groups
 // and its subnet's network ACL.
-async function explainService (deps: BackendDeps, describer: Describer, target: ServiceTarget, result: CheckResult, network: InstanceNetwork, signal: AbortSignal) {
+async function explainService (deps: BackendDeps, describer: Describer, target: ServiceTarget, result: CheckResult, network: InstanceNetwork, role: string | undefined, signal: AbortSignal) {
   const region = typeof result.details.region === 'string' ? result.details.region : undefined
   if (!region) return undefined
   const custom = endpointFor(target.backend.toUpperCase(), deps.env)
   const api = custom ? new URL(custom) : new URL(`https://${target.backend}.${region}.amazonaws.com`)
-  const [routeTables, vpcEndpoints, securityGroups, networkAcls, targetIp, { role }] = await Promise.all([
+  const [routeTables, vpcEndpoints, securityGroups, networkAcls, targetIp] = await Promise.all([
     describer.routeTables(network.vpcId, signal),
     describer.vpcEndpoints(network.vpcId, signal),
     describer.securityGroups(network.securityGroupIds, signal),
     describer.networkAcls([network.subnetId], signal),
-    addressOf(deps.lookup, api.hostname),
-    deps.imds.lookup()
+    addressOf(deps.lookup, api.hostname)
   ])
   const account = network.accountId ?? '*'
   // The role by its ARN and its session's, and its account, as a policy's Principal names them.

@@ -106,6 +106,8 @@ export function createImds ({ env, requestTimeoutMs = 300, lookupTimeoutMs = 100
   const endpointOf = () => (env.AWS_EC2_METADATA_SERVICE_ENDPOINT || DEFAULT_ENDPOINT).replace(/\/+$/, '')
 
   return {
+    // AWS_EC2_METADATA_DISABLED: not on EC2 by choice; nothing is asked.
+    disabled,
     async lookup (): Promise<InstanceLookup> {
       if (disabled()) return { instance: null, note: 'not on EC2 (metadata disabled)' }
       const endpoint = endpointOf()
@@ -122,8 +124,7 @@ export function createImds ({ env, requestTimeoutMs = 300, lookupTimeoutMs = 100
       if (disabled()) return { network: null, note: 'not on EC2 (metadata disabled)', disabled: true }
       const endpoint = endpointOf()
       try {
-        const get = await session(endpoint, requestTimeoutMs, AbortSignal.timeout(lookupTimeoutMs))
-        const optional = (path: string) => get(path).catch(() => null)
+        const { get, optional } = await session(endpoint, requestTimeoutMs, AbortSignal.timeout(lookupTimeoutMs))
         const [instanceId, availabilityZone, privateIp, mac, publicIp, document] = await Promise.all([
           get(paths.instanceId), optional(paths.availabilityZone), get(paths.privateIp), get(paths.mac), optional(paths.publicIp), optional(paths.document)
         ])
@@ -145,20 +146,21 @@ export function createImds ({ env, requestTimeoutMs = 300, lookupTimeoutMs = 100
 
 export type Imds = ReturnType<typeof createImds>
 
-// An IMDSv2 session: the token by PUT, then a `get` that carries it. Each request is bounded by
+// An IMDSv2 session: the token by PUT, then a `get` that carries it, and `optional`, which
+// answers null for what the service cannot give (a 404, a timeout). Each request is bounded by
 // requestTimeoutMs, all of them together by `whole`.
 async function session (endpoint: string, requestTimeoutMs: number, whole: AbortSignal) {
   const call = (method: 'PUT' | 'GET', path: string, headers: Record<string, string>) =>
     send(`${endpoint}${path}`, method, headers, AbortSignal.any([whole, AbortSignal.timeout(requestTimeoutMs)]))
   const token = await call('PUT', '/latest/api/token', { 'x-aws-ec2-metadata-token-ttl-seconds': TOKEN_TTL_SECONDS })
-  return (path: string) => call('GET', path, { 'x-aws-ec2-metadata-token': token })
+  const get = (path: string) => call('GET', path, { 'x-aws-ec2-metadata-token': token })
+  return { get, optional: (path: string) => get(path).catch(() => null) }
 }
 
 async function fetchIdentity (endpoint: string, requestTimeoutMs: number, lookupTimeoutMs: number): Promise<InstanceLookup> {
   try {
-    const get = await session(endpoint, requestTimeoutMs, AbortSignal.timeout(lookupTimeoutMs))
     // Only the instance id is required; a field the service cannot give stays null.
-    const optional = (path: string) => get(path).catch(() => null)
+    const { get, optional } = await session(endpoint, requestTimeoutMs, AbortSignal.timeout(lookupTimeoutMs))
     const [instanceId, availabilityZone, instanceType, privateIp, amiId, document, role] = await Promise.all([
       get(paths.instanceId), optional(paths.availabilityZone), optional(paths.instanceType),
       optional(paths.privateIp), optional(paths.amiId), optional(paths.document), optional(paths.role)

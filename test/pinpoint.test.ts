@@ -203,8 +203,8 @@ test('check (the executable when SUAI_TEST_BIN names it) loads the SDK clients a
   assert.equal(code, 1, stdout)
   const [database, , s3] = JSON.parse(stdout)
   assert.equal(database.details.pinpoint, 'no RDS instance or Aurora cluster this role can see has the endpoint 127.0.0.1: is [database] host copied from this account and region?')
-  assert.equal(s3.stage, 'connect')
-  assert.match(s3.hint, new RegExp(`^${labIds(tags.noPublicIp).publicRouteTable} sends S3's traffic to the internet gateway`))
+  assert.equal(s3.stage, 'connect', JSON.stringify(s3.details))
+  assert.match(s3.hint, new RegExp(`^${labIds(tags.noPublicIp).publicRouteTable} sends S3's traffic to the internet gateway`), JSON.stringify(s3.details))
 })
 
 test('not on EC2 (metadata disabled): the failure is answered as before, with nothing added', async t => {
