@@ -5,17 +5,23 @@ import { createClient } from 'redis'
 import { LOOPBACK, startDynamo, startRedis } from '../test/harness/index.ts'
 import { get, interleave, load, median } from './measure.ts'
 import type { Row, Section } from './report.ts'
-import { start, suaicloudapp, type Server } from './servers.ts'
+import { start, suaicloudapp, type Sections, type Server } from './servers.ts'
 
 // What the fleet heartbeat (plugins/fleet.ts) costs the stores and the probe path, at the default
 // [fleet] interval_ms: every command it sends to a real Redis, read with MONITOR, and every
 // request it sends to dynalite, read by a counting proxy in front of it; and GET /health
-// throughput of the same config with the fleet on and off, in interleaved rounds. One instance
-// publishes through Redis (and reads the table, as it does whenever [dynamodb] is configured),
-// another has only [dynamodb] and publishes there, each to a table of its own.
+// throughput of the same config with the fleet on and off, in interleaved rounds. The instances
+// with the fleet on publish through Redis (and read the table, as they do whenever [dynamodb] is
+// configured); one more has only [dynamodb] and publishes there, to a table of its own.
+//
+// Several instances per side, because one process is not one figure: two instances of the same
+// executable and config, started the same way, differed by up to 1.2× in throughput and in CPU
+// per request, each keeping its own level through every round (2026-12-02, see the README).
+// Compared one against one, that difference reads as the heartbeat's cost or gain.
+const INSTANCES = 5
 const CONNECTIONS = 10
-const SECONDS = 3
-const ROUNDS = 8
+const SECONDS = 2
+const ROUNDS = 3
 const FLEET_KEY = '{suaicloudapp:fleet}'
 const FLEET_ITEM = 'suaicloudapp#fleet'
 const REDIS_WRITES = new Set(['SET', 'ZADD', 'ZREMRANGEBYSCORE', 'PEXPIRE'])
@@ -36,17 +42,24 @@ export async function fleet (): Promise<Section> {
     const commands: Command[] = []
     await monitor.connect()
     await monitor.monitor(line => { commands.push({ at: parseFloat(line), args: monitoredArgs(line) }) })
-    for (const sections of [withRedis, { ...withRedis, fleet: { enabled: false } }, { aws: { region: dynamo.region }, dynamodb: table('dynamoonly') }]) {
-      servers.push(await start(suaicloudapp(sections)))
+    // Started alternately, so neither side is the one started on a busier machine.
+    const sides: Array<{ name: Side, sections: Sections }> = [{ name: 'on', sections: withRedis }, { name: 'off', sections: { ...withRedis, fleet: { enabled: false } } }]
+    const subjects: Subject[] = []
+    for (let i = 0; i < INSTANCES; i++) {
+      for (const { name, sections } of sides) {
+        const server = await start(suaicloudapp(sections))
+        servers.push(server)
+        subjects.push({ side: name, server, runs: [] })
+      }
     }
-    const [on, off] = servers
-    // Both load the backends' clients (the off one would otherwise never run a check, and hold a
-    // smaller heap), so what differs is the heartbeat alone.
-    for (const server of [on, off]) await get(`${server.url}/checks`)
+    servers.push(await start(suaicloudapp({ aws: { region: dynamo.region }, dynamodb: table('dynamoonly') })))
+    // Every instance loads the backends' clients (one with the fleet off would otherwise never
+    // run a check, and hold a smaller heap), so what differs is the heartbeat alone.
+    for (const { server } of subjects) await get(`${server.url}/checks`)
 
     const roundsFrom = Date.now() / 1000
-    const runs = await compare([{ name: 'on', server: on }, { name: 'off', server: off }])
-    return report(runs, commands, proxy.requests, roundsFrom)
+    await compare(subjects)
+    return report(subjects, commands, proxy.requests, roundsFrom)
   } finally {
     await Promise.all(servers.map(server => server.stop()))
     // A monitoring connection takes the reply to QUIT for a monitored line: it is closed, not quit.
@@ -57,17 +70,17 @@ export async function fleet (): Promise<Section> {
   }
 }
 
+type Side = 'on' | 'off'
 interface Run { rps: number, cpuUs: number }
+interface Subject { side: Side, server: Server, runs: Run[] }
 
-async function compare (subjects: Array<{ name: string, server: Server }>) {
-  const runs: Record<string, Run[]> = Object.fromEntries(subjects.map(({ name }) => [name, []]))
+async function compare (subjects: Subject[]) {
   for (const { server } of subjects) await load(`${server.url}/health`, { connections: CONNECTIONS, seconds: 1 })
-  await interleave(ROUNDS, subjects, async ({ name, server }) => {
+  await interleave(ROUNDS, subjects, async ({ server, runs }) => {
     const cpuBefore = server.cpuSeconds()
     const { requests, rps } = await load(`${server.url}/health`, { connections: CONNECTIONS, seconds: SECONDS })
-    runs[name].push({ rps, cpuUs: (server.cpuSeconds() - cpuBefore) / requests * 1e6 })
+    runs.push({ rps, cpuUs: (server.cpuSeconds() - cpuBefore) / requests * 1e6 })
   })
-  return runs
 }
 
 interface DynamoRequest { at: number, action: string, table: string, fleet: boolean, bytes: number }
@@ -112,12 +125,16 @@ function rate (times: number[]): number {
   return times.length < 2 ? 0 : (times.length - 1) / (times.at(-1)! - times[0]) * 60
 }
 
-function report (runs: Record<string, Run[]>, commands: Command[], dynamoRequests: DynamoRequest[], roundsFrom: number): Section {
+function report (subjects: Subject[], commands: Command[], dynamoRequests: DynamoRequest[], roundsFrom: number): Section {
   const fleetCommands = commands.filter(({ args }) => args.some(arg => arg.startsWith(FLEET_KEY)))
+  // ZADD <index> <expiry> <instance id>: one per heartbeat of each instance.
   const heartbeats = fleetCommands.filter(({ args: [name] }) => name === 'ZADD')
-  // Counts over the run, per heartbeat, times heartbeats per minute.
+  const byInstance = new Map<string, number[]>()
+  for (const { at, args } of heartbeats) byInstance.set(args[3], [...byInstance.get(args[3]) ?? [], at])
+  const heartbeatRate = median([...byInstance.values()].map(rate))
+  // Counts over the run, per heartbeat, times one instance's heartbeats per minute.
   const perHeartbeat = (count: number) => heartbeats.length ? count / heartbeats.length : 0
-  const perMinute = (count: number) => (perHeartbeat(count) * rate(heartbeats.map(({ at }) => at))).toFixed(1)
+  const perMinute = (count: number) => (perHeartbeat(count) * heartbeatRate).toFixed(1)
   const redisWrites = fleetCommands.filter(({ args: [name] }) => REDIS_WRITES.has(name))
   const redisReads = fleetCommands.length - redisWrites.length
   const writeBytes = Math.round(perHeartbeat(redisWrites.reduce((sum, { args }) => sum + respBytes(args), 0)))
@@ -136,21 +153,28 @@ function report (runs: Record<string, Run[]>, commands: Command[], dynamoRequest
   const dynamoChecks = dynamoRequests.filter(r => during(r) && r.table === 'dynamoonly' && !r.fleet).length
   const tableReads = fleetRequests('withredis', 'GetItem')
 
-  const of = (name: string, key: keyof Run) => median(runs[name].map(run => run[key]))
-  const ratio = (key: keyof Run) => median(runs.on.map((run, round) => run[key] / runs.off[round][key]))
+  // Each instance's median over its rounds, then each side's median over its instances.
+  const perInstance = (side: Side, key: keyof Run) => subjects.filter(subject => subject.side === side).map(({ runs }) => median(runs.map(run => run[key])))
+  const of = (side: Side, key: keyof Run) => median(perInstance(side, key))
+  const ratio = (key: keyof Run) => of('on', key) / of('off', key)
+  const spread = (side: Side, key: keyof Run, unit: (value: number) => string) => `${unit(Math.min(...perInstance(side, key)))}–${unit(Math.max(...perInstance(side, key)))}`
+  const kilo = (value: number) => `${(value / 1000).toFixed(1)}k`
+  const micro = (value: number) => value.toFixed(1)
   const rps = ratio('rps')
   const rows: Row[] = [
-    { figure: `Fleet heartbeat, default interval: GET /health throughput, fleet on vs off (${CONNECTIONS} connections, ${ROUNDS}×${SECONDS} s interleaved)`, ours: `${Math.round(of('on', 'rps'))} req/s`, baseline: `${Math.round(of('off', 'rps'))} req/s`, ratio: `${rps.toFixed(2)}×`, target: `≥ ${THROUGHPUT_RATIO}×`, met: rps >= THROUGHPUT_RATIO },
+    { figure: `Fleet heartbeat, default interval: GET /health throughput, fleet on vs off (${INSTANCES} instances each, ${CONNECTIONS} connections, ${ROUNDS}×${SECONDS} s rounds interleaved; median of the instances' medians)`, ours: `${Math.round(of('on', 'rps'))} req/s`, baseline: `${Math.round(of('off', 'rps'))} req/s`, ratio: `${rps.toFixed(2)}×`, target: `≥ ${THROUGHPUT_RATIO}×`, met: rps >= THROUGHPUT_RATIO },
+    { figure: '  the instances\' medians, lowest to highest, req/s', ours: spread('on', 'rps', kilo), baseline: spread('off', 'rps', kilo), ratio: '', target: '' },
     { figure: '  server CPU per /health request, fleet on vs off', ours: `${of('on', 'cpuUs').toFixed(1)} µs`, baseline: `${of('off', 'cpuUs').toFixed(1)} µs`, ratio: `${ratio('cpuUs').toFixed(2)}×`, target: '' },
-    { figure: `  Redis: heartbeats per minute (${heartbeats.length} seen); write commands (${[...REDIS_WRITES].join(', ')}, pipelined) per minute`, ours: `${perMinute(heartbeats.length)}/min; ${perMinute(redisWrites.length)}/min`, baseline: '', ratio: '', target: '' },
+    { figure: '  the instances\' medians, lowest to highest, µs', ours: spread('on', 'cpuUs', micro), baseline: spread('off', 'cpuUs', micro), ratio: '', target: '' },
+    { figure: `  Redis: heartbeats per minute per instance (${heartbeats.length} seen from ${byInstance.size}); write commands (${[...REDIS_WRITES].join(', ')}, pipelined) per minute`, ours: `${perMinute(heartbeats.length)}/min; ${perMinute(redisWrites.length)}/min`, baseline: '', ratio: '', target: '' },
     { figure: '  Redis: bytes sent per heartbeat\'s writes (RESP), of which the record', ours: `${writeBytes} B; ${record} B`, baseline: '', ratio: '', target: '' },
-    { figure: '  Redis: reads per minute (ZRANGEBYSCORE, MGET); the checks\' commands the heartbeats ran', ours: `${perMinute(redisReads)}/min; ${(roundHeartbeats ? checkCommands / roundHeartbeats * rate(heartbeats.map(({ at }) => at)) : 0).toFixed(1)}/min`, baseline: '', ratio: '', target: '' },
+    { figure: '  Redis: reads per minute (ZRANGEBYSCORE, MGET); the checks\' commands the heartbeats ran', ours: `${perMinute(redisReads)}/min; ${(roundHeartbeats ? checkCommands / roundHeartbeats * heartbeatRate : 0).toFixed(1)}/min`, baseline: '', ratio: '', target: '' },
     { figure: `  DynamoDB only: PutItem and GetItem of the fleet item per minute (${puts.length} PutItem seen)`, ours: `${putRate.toFixed(1)}/min; ${perPut(fleetRequests('dynamoonly', 'GetItem').length)}/min`, baseline: '', ratio: '', target: '' },
     { figure: '  DynamoDB only: bytes per PutItem request (1 instance); the checks\' requests the heartbeats ran', ours: `${putBytes} B; ${perPut(dynamoChecks, puts.filter(during).length)}/min`, baseline: '', ratio: '', target: '' },
-    { figure: '  with Redis: GetItem (to read the table) and PutItem per minute', ours: `${rate(tableReads.map(({ at }) => at)).toFixed(1)}/min; ${fleetRequests('withredis', 'PutItem').length}`, baseline: '', ratio: '', target: '' }
+    { figure: '  with Redis: GetItem (to read the table) per minute per instance; PutItem in all', ours: `${perMinute(tableReads.length)}/min; ${fleetRequests('withredis', 'PutItem').length}`, baseline: '', ratio: '', target: '' }
   ]
   return {
     rows,
-    data: { connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, runs, redis: { heartbeats: heartbeats.length, writes: redisWrites.length, reads: redisReads, writeBytesPerHeartbeat: writeBytes, record, checkCommands }, dynamodb: { puts: puts.length, putsPerMinute: putRate, putBytes, checks: dynamoChecks } }
+    data: { instances: INSTANCES, connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, runs: subjects.map(({ side, runs }) => ({ side, runs })), redis: { heartbeats: heartbeats.length, writes: redisWrites.length, reads: redisReads, writeBytesPerHeartbeat: writeBytes, record, checkCommands }, dynamodb: { puts: puts.length, putsPerMinute: putRate, putBytes, checks: dynamoChecks } }
   }
 }

@@ -24,7 +24,7 @@ const START_TIMEOUT_MS = 15_000
 // The file to run and its arguments, given the port and the folder it runs in.
 export type Command = (port: number, dir: string) => string[] | Promise<string[]>
 
-type Sections = Record<string, Record<string, string | number | boolean>>
+export type Sections = Record<string, Record<string, string | number | boolean>>
 
 // The executable listening on loopback with its config and log in its folder, and
 // no drain (a bench stops it at once); `sections` add to or override those.
