@@ -12,7 +12,10 @@ declare module 'fastify' {
 // Prometheus metrics, one registry per app (tests build many apps in one process).
 export default fp(async function metrics (fastify) {
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry })
+  // The event-loop delay is sampled once a second, not every 10 ms: at prom-client's default an
+  // idle server spent 7 ms of CPU a second on the sampling alone (Bun), a steady draw on a
+  // burstable instance's CPU credits; a loop held up still shows in the next sample.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 1000 })
 
   const requests = new Counter({
     name: 'http_requests_total',
