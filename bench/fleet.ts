@@ -3,9 +3,9 @@ import { createServer, request, type Server as HttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createClient } from 'redis'
 import { LOOPBACK, startDynamo, startRedis } from '../test/harness/index.ts'
-import { get, interleave, load, median } from './measure.ts'
+import { get, groupMedian, instanceMedians, loadRounds, median, startInstances, stopInstances, type Instance, type Round } from './measure.ts'
 import type { Row, Section } from './report.ts'
-import { start, suaicloudapp, type Sections, type Server } from './servers.ts'
+import { start, suaicloudapp, type Server } from './servers.ts'
 
 // What the fleet heartbeat (plugins/fleet.ts) costs the stores and the probe path, at the default
 // [fleet] interval_ms: every command it sends to a real Redis, read with MONITOR, and every
@@ -13,11 +13,7 @@ import { start, suaicloudapp, type Sections, type Server } from './servers.ts'
 // throughput of the same config with the fleet on and off, in interleaved rounds. The instances
 // with the fleet on publish through Redis (and read the table, as they do whenever [dynamodb] is
 // configured); one more has only [dynamodb] and publishes there, to a table of its own.
-//
-// Several instances per side, because one process is not one figure: two instances of the same
-// executable and config, started the same way, differed by up to 1.2× in throughput and in CPU
-// per request, each keeping its own level through every round (2026-12-02, see the README).
-// Compared one against one, that difference reads as the heartbeat's cost or gain.
+// Five instances a side (see startInstances).
 const INSTANCES = 5
 const CONNECTIONS = 10
 const SECONDS = 2
@@ -31,7 +27,8 @@ export async function fleet (): Promise<Section> {
   const [redis, dynamo] = await Promise.all([startRedis(), startDynamo()])
   const proxy = await countingProxy(dynamo.endpoint)
   const monitor = createClient({ socket: { host: redis.host, port: redis.port } })
-  const servers: Server[] = []
+  let dynamoOnly: Server | undefined
+  let sides: Instance[][] = []
   try {
     await Promise.all(['withredis', 'dynamoonly'].map(table => dynamo.createTable(table, { hash: ['id', 'S'] })))
     // The app's AWS client reads its keys from the environment its process inherits.
@@ -42,45 +39,23 @@ export async function fleet (): Promise<Section> {
     const commands: Command[] = []
     await monitor.connect()
     await monitor.monitor(line => { commands.push({ at: parseFloat(line), args: monitoredArgs(line) }) })
-    // Started alternately, so neither side is the one started on a busier machine.
-    const sides: Array<{ name: Side, sections: Sections }> = [{ name: 'on', sections: withRedis }, { name: 'off', sections: { ...withRedis, fleet: { enabled: false } } }]
-    const subjects: Subject[] = []
-    for (let i = 0; i < INSTANCES; i++) {
-      for (const { name, sections } of sides) {
-        const server = await start(suaicloudapp(sections))
-        servers.push(server)
-        subjects.push({ side: name, server, runs: [] })
-      }
-    }
-    servers.push(await start(suaicloudapp({ aws: { region: dynamo.region }, dynamodb: table('dynamoonly') })))
+    sides = await startInstances([suaicloudapp(withRedis), suaicloudapp({ ...withRedis, fleet: { enabled: false } })], INSTANCES)
+    dynamoOnly = await start(suaicloudapp({ aws: { region: dynamo.region }, dynamodb: table('dynamoonly') }))
     // Every instance loads the backends' clients (one with the fleet off would otherwise never
     // run a check, and hold a smaller heap), so what differs is the heartbeat alone.
-    for (const { server } of subjects) await get(`${server.url}/checks`)
+    for (const { server } of sides.flat()) await get(`${server.url}/checks`)
 
     const roundsFrom = Date.now() / 1000
-    await compare(subjects)
-    return report(subjects, commands, proxy.requests, roundsFrom)
+    await loadRounds(sides, { rounds: ROUNDS, connections: CONNECTIONS, seconds: SECONDS })
+    return report(sides, commands, proxy.requests, roundsFrom)
   } finally {
-    await Promise.all(servers.map(server => server.stop()))
+    await Promise.all([stopInstances(sides), dynamoOnly?.stop()])
     // A monitoring connection takes the reply to QUIT for a monitored line: it is closed, not quit.
     monitor.destroy()
     proxy.server.closeAllConnections()
     proxy.server.close()
     await Promise.all([redis.stop(), dynamo.stop()])
   }
-}
-
-type Side = 'on' | 'off'
-interface Run { rps: number, cpuUs: number }
-interface Subject { side: Side, server: Server, runs: Run[] }
-
-async function compare (subjects: Subject[]) {
-  for (const { server } of subjects) await load(`${server.url}/health`, { connections: CONNECTIONS, seconds: 1 })
-  await interleave(ROUNDS, subjects, async ({ server, runs }) => {
-    const cpuBefore = server.cpuSeconds()
-    const { requests, rps } = await load(`${server.url}/health`, { connections: CONNECTIONS, seconds: SECONDS })
-    runs.push({ rps, cpuUs: (server.cpuSeconds() - cpuBefore) / requests * 1e6 })
-  })
 }
 
 interface DynamoRequest { at: number, action: string, table: string, fleet: boolean, bytes: number }
@@ -125,7 +100,7 @@ function rate (times: number[]): number {
   return times.length < 2 ? 0 : (times.length - 1) / (times.at(-1)! - times[0]) * 60
 }
 
-function report (subjects: Subject[], commands: Command[], dynamoRequests: DynamoRequest[], roundsFrom: number): Section {
+function report ([on, off]: Instance[][], commands: Command[], dynamoRequests: DynamoRequest[], roundsFrom: number): Section {
   const fleetCommands = commands.filter(({ args }) => args.some(arg => arg.startsWith(FLEET_KEY)))
   // ZADD <index> <expiry> <instance id>: one per heartbeat of each instance.
   const heartbeats = fleetCommands.filter(({ args: [name] }) => name === 'ZADD')
@@ -153,19 +128,16 @@ function report (subjects: Subject[], commands: Command[], dynamoRequests: Dynam
   const dynamoChecks = dynamoRequests.filter(r => during(r) && r.table === 'dynamoonly' && !r.fleet).length
   const tableReads = fleetRequests('withredis', 'GetItem')
 
-  // Each instance's median over its rounds, then each side's median over its instances.
-  const perInstance = (side: Side, key: keyof Run) => subjects.filter(subject => subject.side === side).map(({ runs }) => median(runs.map(run => run[key])))
-  const of = (side: Side, key: keyof Run) => median(perInstance(side, key))
-  const ratio = (key: keyof Run) => of('on', key) / of('off', key)
-  const spread = (side: Side, key: keyof Run, unit: (value: number) => string) => `${unit(Math.min(...perInstance(side, key)))}–${unit(Math.max(...perInstance(side, key)))}`
+  const ratio = (key: keyof Round) => groupMedian(on, key) / groupMedian(off, key)
+  const spread = (side: Instance[], key: keyof Round, unit: (value: number) => string) => `${unit(Math.min(...instanceMedians(side, key)))}–${unit(Math.max(...instanceMedians(side, key)))}`
   const kilo = (value: number) => `${(value / 1000).toFixed(1)}k`
   const micro = (value: number) => value.toFixed(1)
   const rps = ratio('rps')
   const rows: Row[] = [
-    { figure: `Fleet heartbeat, default interval: GET /health throughput, fleet on vs off (${INSTANCES} instances each, ${CONNECTIONS} connections, ${ROUNDS}×${SECONDS} s rounds interleaved; median of the instances' medians)`, ours: `${Math.round(of('on', 'rps'))} req/s`, baseline: `${Math.round(of('off', 'rps'))} req/s`, ratio: `${rps.toFixed(2)}×`, target: `≥ ${THROUGHPUT_RATIO}×`, met: rps >= THROUGHPUT_RATIO },
-    { figure: '  the instances\' medians, lowest to highest, req/s', ours: spread('on', 'rps', kilo), baseline: spread('off', 'rps', kilo), ratio: '', target: '' },
-    { figure: '  server CPU per /health request, fleet on vs off', ours: `${of('on', 'cpuUs').toFixed(1)} µs`, baseline: `${of('off', 'cpuUs').toFixed(1)} µs`, ratio: `${ratio('cpuUs').toFixed(2)}×`, target: '' },
-    { figure: '  the instances\' medians, lowest to highest, µs', ours: spread('on', 'cpuUs', micro), baseline: spread('off', 'cpuUs', micro), ratio: '', target: '' },
+    { figure: `Fleet heartbeat, default interval: GET /health throughput, fleet on vs off (${INSTANCES} instances each, ${CONNECTIONS} connections, ${ROUNDS}×${SECONDS} s rounds interleaved; median of the instances' medians)`, ours: `${Math.round(groupMedian(on, 'rps'))} req/s`, baseline: `${Math.round(groupMedian(off, 'rps'))} req/s`, ratio: `${rps.toFixed(2)}×`, target: `≥ ${THROUGHPUT_RATIO}×`, met: rps >= THROUGHPUT_RATIO },
+    { figure: '  the instances\' medians, lowest to highest, req/s', ours: spread(on, 'rps', kilo), baseline: spread(off, 'rps', kilo), ratio: '', target: '' },
+    { figure: '  server CPU per /health request, fleet on vs off', ours: `${groupMedian(on, 'cpuUs').toFixed(1)} µs`, baseline: `${groupMedian(off, 'cpuUs').toFixed(1)} µs`, ratio: `${ratio('cpuUs').toFixed(2)}×`, target: '' },
+    { figure: '  the instances\' medians, lowest to highest, µs', ours: spread(on, 'cpuUs', micro), baseline: spread(off, 'cpuUs', micro), ratio: '', target: '' },
     { figure: `  Redis: heartbeats per minute per instance (${heartbeats.length} seen from ${byInstance.size}); write commands (${[...REDIS_WRITES].join(', ')}, pipelined) per minute`, ours: `${perMinute(heartbeats.length)}/min; ${perMinute(redisWrites.length)}/min`, baseline: '', ratio: '', target: '' },
     { figure: '  Redis: bytes sent per heartbeat\'s writes (RESP), of which the record', ours: `${writeBytes} B; ${record} B`, baseline: '', ratio: '', target: '' },
     { figure: '  Redis: reads per minute (ZRANGEBYSCORE, MGET); the checks\' commands the heartbeats ran', ours: `${perMinute(redisReads)}/min; ${(roundHeartbeats ? checkCommands / roundHeartbeats * heartbeatRate : 0).toFixed(1)}/min`, baseline: '', ratio: '', target: '' },
@@ -175,6 +147,6 @@ function report (subjects: Subject[], commands: Command[], dynamoRequests: Dynam
   ]
   return {
     rows,
-    data: { instances: INSTANCES, connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, runs: subjects.map(({ side, runs }) => ({ side, runs })), redis: { heartbeats: heartbeats.length, writes: redisWrites.length, reads: redisReads, writeBytesPerHeartbeat: writeBytes, record, checkCommands }, dynamodb: { puts: puts.length, putsPerMinute: putRate, putBytes, checks: dynamoChecks } }
+    data: { instances: INSTANCES, connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, measured: { on: on.map(({ rounds }) => rounds), off: off.map(({ rounds }) => rounds) }, redis: { heartbeats: heartbeats.length, writes: redisWrites.length, reads: redisReads, writeBytesPerHeartbeat: writeBytes, record, checkCommands }, dynamodb: { puts: puts.length, putsPerMinute: putRate, putBytes, checks: dynamoChecks } }
   }
 }

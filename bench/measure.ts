@@ -1,5 +1,6 @@
 import { Agent, request } from 'node:http'
 import autocannon from 'autocannon'
+import { start, type Command, type Server } from './servers.ts'
 
 // How the benches measure: percentiles, sequential latencies on one kept-alive connection,
 // autocannon for throughput, and interleaved rounds.
@@ -73,3 +74,44 @@ export function load (url: string, { connections, seconds }: { connections: numb
     }).on('response', (_client, _status, _bytes, responseTime) => { ms.push(responseTime) })
   })
 }
+
+export interface Round { rps: number, cpuUs: number, p99: number }
+export interface Instance { server: Server, rounds: Round[] }
+
+// `count` processes of each command, started alternately, so that no command is the one started
+// on a busier machine. Several, because one process is not one figure: two of the same
+// executable and config, started the same way, differed by up to 1.2× in /health throughput and
+// in CPU per request, each keeping its level through every round (2026-12-02); compared one
+// against one, that difference reads as the cost or gain of whatever else differs.
+export async function startInstances (commands: Command[], count: number): Promise<Instance[][]> {
+  const groups: Instance[][] = commands.map(() => [])
+  try {
+    for (let i = 0; i < count; i++) {
+      for (const [j, command] of commands.entries()) groups[j].push({ server: await start(command), rounds: [] })
+    }
+    return groups
+  } catch (err) {
+    await stopInstances(groups)
+    throw err
+  }
+}
+
+export const stopInstances = (groups: Instance[][]) => Promise.all(groups.flat().map(({ server }) => server.stop()))
+
+// GET `path` from `connections` clients: a second of warm-up for each instance (the JIT compiles
+// the hot path before a round counts), then `rounds` rounds of `seconds` over all of them,
+// interleaved. Each round records the server's own CPU time per request too: the load generator
+// shares the 2 cores, and other work on the machine moves req/s far more than CPU per request.
+export async function loadRounds (groups: Instance[][], { rounds, connections, seconds, path = '/health' }: { rounds: number, connections: number, seconds: number, path?: string }): Promise<void> {
+  const instances = groups[0].flatMap((_, i) => groups.map(group => group[i]))
+  for (const { server } of instances) await load(server.url + path, { connections, seconds: 1 })
+  await interleave(rounds, instances, async ({ server, rounds }) => {
+    const cpuBefore = server.cpuSeconds()
+    const { requests, rps, p99 } = await load(server.url + path, { connections, seconds })
+    rounds.push({ rps, p99, cpuUs: (server.cpuSeconds() - cpuBefore) / requests * 1e6 })
+  })
+}
+
+// Each instance's median over its rounds; the group's figure is the median of those.
+export const instanceMedians = (group: Instance[], key: keyof Round) => group.map(({ rounds }) => median(rounds.map(round => round[key])))
+export const groupMedian = (group: Instance[], key: keyof Round) => median(instanceMedians(group, key))

@@ -1,46 +1,33 @@
-import { interleave, load, median } from './measure.ts'
+import { groupMedian, loadRounds, startInstances, stopInstances, type Round } from './measure.ts'
 import { ms, type Row, type Section } from './report.ts'
-import { baseline, start, suaicloudapp, type Command } from './servers.ts'
+import { baseline, suaicloudapp } from './servers.ts'
 
 // GET /health under load, as load balancers and monitors send it: the executable against bare
-// node:http, Express 5 and bare Fastify, all on the Bun binary the executable is made of. Besides requests per
-// second, the server's own CPU time per request: the load generator shares the 2 cores, and
-// other work on the machine moves req/s far more than it moves CPU per request.
+// node:http, Express 5 and bare Fastify, all on the Bun binary the executable is made of, three
+// processes of each (see startInstances). Besides requests per second, the server's own CPU time
+// per request.
+const INSTANCES = 3
 const CONNECTIONS = 10
-const SECONDS = 3
-const ROUNDS = 5
-
-interface Run { rps: number, cpuUs: number, p99: number }
+const SECONDS = 2
+const ROUNDS = 3
 
 export async function throughput (): Promise<Section> {
-  const subjects: Array<{ name: string, command: Command, runs: Run[] }> = [
-    { name: 'suaicloudapp', command: suaicloudapp(), runs: [] },
-    { name: 'node:http', command: baseline('http'), runs: [] },
-    { name: 'Express 5', command: baseline('express'), runs: [] },
-    { name: 'bare Fastify', command: baseline('fastify'), runs: [] }
-  ]
-  const servers = await Promise.all(subjects.map(subject => start(subject.command)))
+  const names = ['suaicloudapp', 'node:http', 'Express 5', 'bare Fastify']
+  const groups = await startInstances([suaicloudapp(), baseline('http'), baseline('express'), baseline('fastify')], INSTANCES)
   try {
-    // Warmed up, so the JIT has compiled the hot path before a round counts.
-    for (const server of servers) await load(`${server.url}/health`, { connections: CONNECTIONS, seconds: 1 })
-    await interleave(ROUNDS, subjects.map((subject, i) => ({ subject, server: servers[i] })), async ({ subject, server }) => {
-      const cpuBefore = server.cpuSeconds()
-      const { requests, rps, p99 } = await load(`${server.url}/health`, { connections: CONNECTIONS, seconds: SECONDS })
-      subject.runs.push({ rps, p99, cpuUs: (server.cpuSeconds() - cpuBefore) / requests * 1e6 })
-    })
+    await loadRounds(groups, { rounds: ROUNDS, connections: CONNECTIONS, seconds: SECONDS })
   } finally {
-    await Promise.all(servers.map(server => server.stop()))
+    await stopInstances(groups)
   }
 
+  const subjects = groups.map((instances, i) => ({ name: names[i], instances }))
   const [ours, ...others] = subjects
   const [http, express, fastify] = others
-  const of = (subject: typeof ours, key: keyof Run) => median(subject.runs.map(run => run[key]))
-  // Each round measures the subjects back to back, so the ratio is taken within a round, and the
-  // median of the rounds' ratios is given.
-  const ratio = (other: typeof ours, key: keyof Run) => median(ours.runs.map((run, round) => run[key] / other.runs[round][key]))
+  const of = (subject: typeof ours, key: keyof Round) => groupMedian(subject.instances, key)
+  const ratio = (other: typeof ours, key: keyof Round) => of(ours, key) / of(other, key)
   const rps = (value: number) => `${Math.round(value)} req/s`
   const us = (value: number) => `${value.toFixed(1)} µs`
-  const row = (name: string, other: typeof ours, key: keyof Run, format: (value: number) => string, target?: number): Row => ({
+  const row = (name: string, other: typeof ours, key: keyof Round, format: (value: number) => string, target?: number): Row => ({
     figure: `${name} vs ${other.name}`,
     ours: format(of(ours, key)),
     baseline: format(of(other, key)),
@@ -48,7 +35,7 @@ export async function throughput (): Promise<Section> {
     target: target ? `≥ ${target}×` : '',
     met: target ? ratio(other, key) >= target : undefined
   })
-  const load10 = `GET /health, ${CONNECTIONS} connections, ${ROUNDS}×${SECONDS} s`
+  const load10 = `GET /health, ${INSTANCES} processes each, ${CONNECTIONS} connections, ${ROUNDS}×${SECONDS} s`
   return {
     rows: [
       row(`${load10}: throughput`, http, 'rps', rps, 0.9),
@@ -58,10 +45,11 @@ export async function throughput (): Promise<Section> {
       ...[http, express].map(other => row('  p99 latency', other, 'p99', ms))
     ],
     data: {
+      instances: INSTANCES,
       connections: CONNECTIONS,
       seconds: SECONDS,
       rounds: ROUNDS,
-      subjects: subjects.map(subject => ({ name: subject.name, rps: of(subject, 'rps'), cpuUs: of(subject, 'cpuUs'), p99Ms: of(subject, 'p99'), runs: subject.runs }))
+      subjects: subjects.map(subject => ({ name: subject.name, rps: of(subject, 'rps'), cpuUs: of(subject, 'cpuUs'), p99Ms: of(subject, 'p99'), rounds: subject.instances.map(({ rounds }) => rounds) }))
     }
   }
 }
