@@ -190,21 +190,23 @@ function throughputRows (rounds: Rounds, [info, warn]: Run[]): Row[] {
 }
 
 // Memory, descriptors, connections and failures of one run, each at the end of the soak against
-// the end of the warm-up.
+// the end of the warm-up; connections against the most the warm-up had at once, since an HTTP
+// client's pool (S3, DynamoDB) opens a second connection whenever two requests overlap.
 function steadinessRows ({ level, samples, load, crashed, unhandled }: Run): Row[] {
-  const warmUp = samples.filter(sample => sample.phase === 'warm-up').at(-1)!
+  const warmUps = samples.filter(sample => sample.phase === 'warm-up')
+  const warmUp = warmUps.at(-1)!
+  const warmUpMost = warmUp.connections.map((_, i) => Math.max(...warmUps.map(sample => sample.connections[i])))
   const soaked = samples.filter(sample => sample.phase === 'soak')
   const end = soaked.at(-1)!
   const lastHalf = soaked.filter(sample => sample.t >= WARM_UP_S + SOAK_S / 2)
   const rssDrift = slope(lastHalf.map(sample => [sample.t, sample.rss])) * SOAK_S / 2
   const growth = (end.heapUsed - warmUp.heapUsed) / 1024 / 1024
-  const connections = (sample: Sample) => sample.connections.join('/')
   const answers = Object.entries(load.statuses).map(([status, count]) => `${count}×${status}`).join(', ')
   return [
     { figure: `  [log] level ${level}: heap used after a full GC, end of soak vs end of warm-up`, ours: mb(end.heapUsed), baseline: mb(warmUp.heapUsed), ratio: `${growth >= 0 ? '+' : '−'}${Math.abs(growth).toFixed(1)} MB`, target: `≤ +${HEAP_GROWTH_MB} MB`, met: growth <= HEAP_GROWTH_MB },
     { figure: '    RSS at the end; its growth over the last half (least-squares fit)', ours: mb(end.rss), baseline: '', ratio: mb(rssDrift), target: `≤ ${RSS_DRIFT_MB} MB`, met: rssDrift <= RSS_DRIFT_MB * 1024 * 1024 },
     { figure: '    open file descriptors, end of soak vs end of warm-up', ours: String(end.fds), baseline: String(warmUp.fds), ratio: '', target: '≤ +2', met: end.fds <= warmUp.fds + 2 },
-    { figure: '    connections to MariaDB/Redis/S3/DynamoDB, end of soak vs end of warm-up', ours: connections(end), baseline: connections(warmUp), ratio: '', target: 'none more', met: end.connections.every((count, i) => count <= warmUp.connections[i]) },
+    { figure: '    connections to MariaDB/Redis/S3/DynamoDB, end of soak vs the most at once in the warm-up', ours: end.connections.join('/'), baseline: warmUpMost.join('/'), ratio: '', target: 'none more', met: end.connections.every((count, i) => count <= warmUpMost[i]) },
     { figure: `    crashes; unhandled errors logged; errors other than 503 (answers: ${answers})`, ours: `${crashed ? 1 : 0}; ${unhandled}; ${load.errors}`, baseline: '', ratio: '', target: '0; 0; 0', met: !crashed && unhandled === 0 && load.errors === 0 }
   ]
 }
