@@ -82,12 +82,13 @@ export interface Instance { server: Server, rounds: Round[] }
 // on a busier machine. Several, because one process is not one figure: two of the same
 // executable and config, started the same way, differed by up to 1.2× in /health throughput and
 // in CPU per request, each keeping its level through every round (2026-12-02); compared one
-// against one, that difference reads as the cost or gain of whatever else differs.
+// against one, that difference reads as the cost or gain of whatever else differs. Each runs on
+// the CPU kept for servers under load (see servers.ts).
 export async function startInstances (commands: Command[], count: number): Promise<Instance[][]> {
   const groups: Instance[][] = commands.map(() => [])
   try {
     for (let i = 0; i < count; i++) {
-      for (const [j, command] of commands.entries()) groups[j].push({ server: await start(command), rounds: [] })
+      for (const [j, command] of commands.entries()) groups[j].push({ server: await start(command, { pinned: true }), rounds: [] })
     }
     return groups
   } catch (err) {

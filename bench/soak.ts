@@ -85,7 +85,7 @@ async function startBackends () {
 interface Subject { level: 'info' | 'warn', server: Server }
 
 async function startApp (level: Subject['level'], backends: Backends): Promise<Subject> {
-  return { level, server: await start(suaicloudapp({ ...backends.sections, log: { level } })) }
+  return { level, server: await start(suaicloudapp({ ...backends.sections, log: { level } }), { pinned: true }) }
 }
 
 async function soakRun ({ level, server }: Subject, backends: Backends) {
