@@ -21,7 +21,7 @@ export const bun = runtimeOf(targets[0])
 const POLL_MS = 2
 const START_TIMEOUT_MS = 15_000
 
-// Under load, the measured server runs on a CPU of its own, the last this process may use; the
+// Compared under load, each server runs on a CPU of its own, the last this process may use; the
 // bench, its load generator and the backends it starts keep the others (pinLoad). Unpinned on 2
 // cores, two processes of the same executable and config differed by up to 1.2× in /health
 // throughput and CPU per request, each keeping its level; pinned, four differed by 3% and 2%.
@@ -29,7 +29,7 @@ const START_TIMEOUT_MS = 15_000
 const cpus = allowedCpus()
 const serverCpu = cpus.length >= 2 ? cpus.at(-1) : undefined
 
-export const placement = serverCpu === undefined ? 'every process on every CPU (taskset or a second CPU missing)' : `under load each server on CPU ${serverCpu}, the load and the backends on ${cpus.slice(0, -1).join(',')}`
+export const placement = serverCpu === undefined ? 'every process on every CPU (taskset or a second CPU missing)' : `the throughput and fleet servers on CPU ${serverCpu}, the load and the backends on ${cpus.slice(0, -1).join(',')}, the other servers on all`
 
 export function pinLoad (): void {
   if (serverCpu === undefined) return
@@ -86,8 +86,9 @@ export async function start (command: Command, { pinned = false } = {}): Promise
   const dir = await makeTempDir('bench')
   const port = await freePort()
   const [file, ...args] = await command(port, dir)
-  // taskset execs the server: the pid is the server's.
-  const spawned = !pinned || serverCpu === undefined ? { command: file, args } : { command: 'taskset', args: ['--cpu-list', String(serverCpu), file, ...args] }
+  // taskset execs the server: the pid is the server's. An unpinned server gets every CPU back,
+  // which it would otherwise not have: a child inherits the bench's pinned set.
+  const spawned = serverCpu === undefined ? { command: file, args } : { command: 'taskset', args: ['--cpu-list', pinned ? String(serverCpu) : cpus.join(','), file, ...args] }
   const proc = new ServerProcess({ name: file, ...spawned, logFile: join(dir, 'stdout.log') })
   const stop = async () => {
     await proc.stop()

@@ -85,7 +85,7 @@ async function startBackends () {
 interface Subject { level: 'info' | 'warn', server: Server }
 
 async function startApp (level: Subject['level'], backends: Backends): Promise<Subject> {
-  return { level, server: await start(suaicloudapp({ ...backends.sections, log: { level } }), { pinned: true }) }
+  return { level, server: await start(suaicloudapp({ ...backends.sections, log: { level } })) }
 }
 
 async function soakRun ({ level, server }: Subject, backends: Backends) {
@@ -189,13 +189,16 @@ function throughputRows (rounds: Rounds, [info, warn]: Run[]): Row[] {
   ]
 }
 
+// The most connections each backend may hold, in the order of `ports`: one to MariaDB and one to
+// Redis by design; the S3 and DynamoDB clients' pools open a second whenever two requests overlap
+// (the S3 check's two listings; the /dynamodb check and the heartbeat's read of the table) and
+// keep it alive. More than that would be a leak.
+const CONNECTIONS_AT_MOST = [1, 1, 2, 2]
+
 // Memory, descriptors, connections and failures of one run, each at the end of the soak against
-// the end of the warm-up; connections against the most the warm-up had at once, since an HTTP
-// client's pool (S3, DynamoDB) opens a second connection whenever two requests overlap.
+// the end of the warm-up; connections against what each client may hold.
 function steadinessRows ({ level, samples, load, crashed, unhandled }: Run): Row[] {
-  const warmUps = samples.filter(sample => sample.phase === 'warm-up')
-  const warmUp = warmUps.at(-1)!
-  const warmUpMost = warmUp.connections.map((_, i) => Math.max(...warmUps.map(sample => sample.connections[i])))
+  const warmUp = samples.filter(sample => sample.phase === 'warm-up').at(-1)!
   const soaked = samples.filter(sample => sample.phase === 'soak')
   const end = soaked.at(-1)!
   const lastHalf = soaked.filter(sample => sample.t >= WARM_UP_S + SOAK_S / 2)
@@ -206,7 +209,7 @@ function steadinessRows ({ level, samples, load, crashed, unhandled }: Run): Row
     { figure: `  [log] level ${level}: heap used after a full GC, end of soak vs end of warm-up`, ours: mb(end.heapUsed), baseline: mb(warmUp.heapUsed), ratio: `${growth >= 0 ? '+' : '−'}${Math.abs(growth).toFixed(1)} MB`, target: `≤ +${HEAP_GROWTH_MB} MB`, met: growth <= HEAP_GROWTH_MB },
     { figure: '    RSS at the end; its growth over the last half (least-squares fit)', ours: mb(end.rss), baseline: '', ratio: mb(rssDrift), target: `≤ ${RSS_DRIFT_MB} MB`, met: rssDrift <= RSS_DRIFT_MB * 1024 * 1024 },
     { figure: '    open file descriptors, end of soak vs end of warm-up', ours: String(end.fds), baseline: String(warmUp.fds), ratio: '', target: '≤ +2', met: end.fds <= warmUp.fds + 2 },
-    { figure: '    connections to MariaDB/Redis/S3/DynamoDB, end of soak vs the most at once in the warm-up', ours: end.connections.join('/'), baseline: warmUpMost.join('/'), ratio: '', target: 'none more', met: end.connections.every((count, i) => count <= warmUpMost[i]) },
+    { figure: '    connections to MariaDB/Redis/S3/DynamoDB, end of soak vs end of warm-up', ours: end.connections.join('/'), baseline: warmUp.connections.join('/'), ratio: '', target: `≤ ${CONNECTIONS_AT_MOST.join('/')}`, met: end.connections.every((count, i) => count <= CONNECTIONS_AT_MOST[i]) },
     { figure: `    crashes; unhandled errors logged; errors other than 503 (answers: ${answers})`, ours: `${crashed ? 1 : 0}; ${unhandled}; ${load.errors}`, baseline: '', ratio: '', target: '0; 0; 0', met: !crashed && unhandled === 0 && load.errors === 0 }
   ]
 }
