@@ -102,7 +102,7 @@ export const stopInstances = (groups: Instance[][]) => Promise.all(groups.flat()
 // GET `path` from `connections` clients: a second of warm-up for each instance (the JIT compiles
 // the hot path before a round counts), then `rounds` rounds of `seconds` over all of them,
 // interleaved. Each round records the server's own CPU time per request too: the load generator
-// shares the 2 cores, and other work on the machine moves req/s far more than CPU per request.
+// runs on the same machine, and other work there moves req/s far more than CPU per request.
 export async function loadRounds (groups: Instance[][], { rounds, connections, seconds, path = '/health' }: { rounds: number, connections: number, seconds: number, path?: string }): Promise<void> {
   const instances = groups[0].flatMap((_, i) => groups.map(group => group[i]))
   for (const { server } of instances) await load(server.url + path, { connections, seconds: 1 })

@@ -52,7 +52,7 @@ function allowedCpus (): number[] {
 // The file to run and its arguments, given the port and the folder it runs in.
 export type Command = (port: number, dir: string) => string[] | Promise<string[]>
 
-export type Sections = Record<string, Record<string, string | number | boolean>>
+type Sections = Record<string, Record<string, string | number | boolean>>
 
 // The executable listening on loopback with its config and log in its folder, and
 // no drain (a bench stops it at once); `sections` add to or override those.
