@@ -189,11 +189,12 @@ function throughputRows (rounds: Rounds, [info, warn]: Run[]): Row[] {
   ]
 }
 
-// The most connections each backend may hold, in the order of `ports`: one to MariaDB and one to
-// Redis by design; the S3 and DynamoDB clients' pools open a second whenever two requests overlap
-// (the S3 check's two listings; the /dynamodb check and the heartbeat's read of the table) and
-// keep it alive. More than that would be a leak.
-const CONNECTIONS_AT_MOST = [1, 1, 2, 2]
+// The most connections each backend may hold, in the order of `ports`: the server's clients and
+// the fleet heartbeat's (a thread with clients of its own, plugins/fleet.ts), each one to MariaDB
+// and one to Redis by design, and one to DynamoDB, which no two requests of one thread reach at
+// once (concurrent callers share a check in flight); the S3 client's pool opens a second whenever
+// the check's two listings overlap and keeps it alive. More than that would be a leak.
+const CONNECTIONS_AT_MOST = [2, 2, 4, 2]
 
 // Memory, descriptors, connections and failures of one run, each at the end of the soak against
 // the end of the warm-up; connections against what each client may hold.

@@ -32,6 +32,9 @@ export interface RegisteredBackend extends Backend {
   state: 'configured' | 'invalid' | 'not_configured'
   last?: CheckResult
   history: HistoryEntry[]
+  // A result of this backend's check run elsewhere (the fleet heartbeat's thread), remembered as
+  // one run here.
+  heard: (result: CheckResult) => void
 }
 
 export interface BackendsOptions {
@@ -53,20 +56,23 @@ function createRegistry (fastify: FastifyInstance, list: BackendList) {
     // Problems of its own section, or of a file that could not be read at all.
     const own = problems.filter(problem => problem.section === name || problem.section === undefined)
     const section = values[name]
-    if (own.length > 0) return { definition, state: 'invalid', history: [], ...answering(invalid(name, own)) }
-    if (section === undefined) return { definition, state: 'not_configured', history: [], ...answering(notConfigured(definition)) }
+    if (own.length > 0) return { definition, state: 'invalid', history: [], heard: () => {}, ...answering(invalid(name, own)) }
+    if (section === undefined) return { definition, state: 'not_configured', history: [], heard: () => {}, ...answering(notConfigured(definition)) }
     const backend = definition.create(section, backendDeps(fastify, fastify.log.child({ backend: name })))
     const entry: RegisteredBackend = {
       definition,
       state: 'configured',
       history: [],
-      // Whoever asked (an endpoint, the dashboard, the fleet heartbeat), a new result is
-      // remembered once: a cached one, or one shared by concurrent callers, is the same object.
+      // Whoever asked (an endpoint, /checks, the dashboard), a new result is remembered once: a
+      // cached one, or one shared by concurrent callers, is the same object.
       check: async () => {
         const result = await backend.check()
-        if (result !== entry.last) remember(entry.history, result)
-        entry.last = result
+        if (result !== entry.last) entry.heard(result)
         return result
+      },
+      heard: result => {
+        remember(entry.history, result)
+        entry.last = result
       },
       close: backend.close,
       records: backend.records

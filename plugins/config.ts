@@ -16,7 +16,9 @@ function runtimeConfig (loaded: LoadedConfig) {
     // Absolute path of output.log.
     logFile: loaded.logFile,
     // Removes configured secrets from any text about to leave the process.
-    scrub: createScrubber(loaded.secrets)
+    scrub: createScrubber(loaded.secrets),
+    // For the fleet heartbeat's thread, which scrubs what it sends with the same.
+    secrets: loaded.secrets
   }
 }
 

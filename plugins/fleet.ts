@@ -1,22 +1,30 @@
 import { hostname } from 'node:os'
+import { Worker } from 'node:worker_threads'
 import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
-import type { CheckResult } from '../lib/check.ts'
-import { fleetView, type Heartbeat, type Snapshot } from '../lib/fleet-view.ts'
-import { version } from '../lib/version.ts'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { FleetCommand, FleetMessage, FleetWorkerData, Level } from '../lib/fleet-worker.ts'
+import { fleetView, type Snapshot } from '../lib/fleet-view.ts'
+import { heartbeatOf, identityOf, type Identity } from '../lib/heartbeat.ts'
 
-// The fleet heartbeat: every [fleet] interval_ms this instance runs its checks and publishes
-// who it is and how each backend answered through the first shared store whose check passes
-// ([redis], else the [dynamodb] table), and reads every other instance's heartbeat from every
-// store that works. GET /fleet renders the last reading; it never waits on a store.
+// The fleet heartbeat: every [fleet] interval_ms this instance runs its checks and publishes who
+// it is and how each backend answered (lib/heartbeat.ts), in a thread of its own
+// (lib/fleet-worker.ts says why), which sends back what it read. GET /fleet renders the last
+// reading; it never waits on a store.
+
+// The executable holds the worker as an entry point of its own (build/executable.ts), named by
+// its path in the project; run from the sources (tsx, or bun cli.ts), it is found from this file.
+const compiled = import.meta.url.includes('$bunfs')
+const workerFile = compiled ? './lib/fleet-worker.ts' : new URL('../lib/fleet-worker.ts', import.meta.url)
+const LEVELS: Level[] = ['debug', 'info', 'warn', 'error']
+
 function createFleet (fastify: FastifyInstance) {
-  const { values, scrub } = fastify.config
+  const { values, scrub, secrets } = fastify.config
   const { enabled, interval_ms: intervalMs } = values.fleet
-  const timeoutMs = values.checks.timeout_ms
-  const { imds } = fastify.environment
+  const { imds, env } = fastify.environment
   const log = fastify.log.child({ plugin: 'fleet' })
   // Off EC2 there is no instance id: host name and port tell two local instances apart.
   let localId = `${hostname()}:${values.server.port}`
+  const identity = async () => identityOf(await imds.lookup(), localId)
 
   let snapshot: Snapshot = {
     stores: [],
@@ -25,59 +33,11 @@ function createFleet (fastify: FastifyInstance) {
     problems: [enabled ? 'no heartbeat published yet' : 'the heartbeat is off ([fleet] enabled = false)']
   }
   let told: string | undefined
-  let timer: NodeJS.Timeout | undefined
-  let beating: Promise<void> | undefined
-  // Aborts the store calls in flight on close, so shutdown never waits for their timeout.
-  const closing = new AbortController()
-
-  // This instance now, from the checks' latest results (never their messages or hints).
-  async function heartbeat (results: CheckResult[]): Promise<Heartbeat> {
-    const { instance } = await imds.lookup()
-    return {
-      id: instance?.instanceId ?? localId,
-      instanceId: instance?.instanceId ?? null,
-      availabilityZone: instance?.availabilityZone ?? null,
-      privateIp: instance?.privateIp ?? null,
-      version,
-      uptime: Math.round(process.uptime()),
-      at: Date.now(),
-      backends: Object.fromEntries(results.map(({ backend, status, stage, durationMs }) => [backend, { status, stage, durationMs }]))
-    }
-  }
-
-  async function beat () {
-    const present = fastify.backends.present()
-    // With no store to publish to, running the checks would be for nobody.
-    if (!present.some(backend => backend.records)) {
-      return update({ stores: [], at: Date.now(), heartbeats: [], problems: ['neither [redis] nor [dynamodb] is configured'] }, true)
-    }
-    const results = await Promise.all(present.map(backend => backend.check()))
-    if (closing.signal.aborted) return
-    const self = await heartbeat(results)
-    const record = JSON.stringify(self)
-    const seen = new Map<string, Heartbeat>()
-    const stores: string[] = []
-    const problems: string[] = []
-    for (const [i, { definition: { name }, records }] of present.entries()) {
-      if (!records) continue
-      if (results[i].status === 'fail') { problems.push(`${name}: its check fails (${results[i].stage})`); continue }
-      const publish = () => bounded(signal => records.publish(self.id, record, 3 * intervalMs, signal), timeoutMs, closing.signal)
-      try {
-        // The first store that works gets the heartbeat. A later one gets it too only when it
-        // holds instances the first does not have: they cannot reach the first, so they must
-        // see us here.
-        let found = (stores.length === 0 ? await publish() : await bounded(signal => records.read(signal), timeoutMs, closing.signal)).flatMap(parse)
-        if (stores.length > 0 && found.some(heartbeat => !seen.has(heartbeat.id))) found = (await publish()).flatMap(parse)
-        for (const heartbeat of found) {
-          if ((seen.get(heartbeat.id)?.at ?? -Infinity) < heartbeat.at) seen.set(heartbeat.id, heartbeat)
-        }
-        stores.push(name)
-      } catch (err) {
-        problems.push(`${name}: ${scrub(String((err as Error)?.message ?? err))}`)
-      }
-    }
-    update({ stores, at: Date.now(), heartbeats: [...seen.values()], problems }, false)
-  }
+  let worker: Worker | undefined
+  let sent: Identity | undefined
+  let restart: NodeJS.Timeout | undefined
+  let closing = false
+  const loggers = new Map<string, FastifyBaseLogger>()
 
   // Logged once per change of stores, not on every heartbeat; a warning only when a configured
   // store fails.
@@ -91,31 +51,82 @@ function createFleet (fastify: FastifyInstance) {
     else log.warn({ problems: next.problems }, 'fleet: no shared store works; GET /fleet shows this instance only')
   }
 
-  function schedule (delayMs: number) {
-    if (closing.signal.aborted) return
-    // Never what keeps the process alive.
-    timer = setTimeout(() => {
-      const started = Date.now()
-      beating = beat()
-        .catch(err => log.error({ err }, 'fleet: heartbeat failed'))
-        .finally(() => { beating = undefined; schedule(Math.max(0, intervalMs - (Date.now() - started))) })
-    }, delayMs).unref()
+  function received (message: FleetMessage) {
+    if (message.type === 'log') {
+      const key = JSON.stringify(message.bindings)
+      let child = loggers.get(key)
+      if (!child) loggers.set(key, child = fastify.log.child(message.bindings))
+      child[message.level](message.facts, message.message)
+      return
+    }
+    // Its checks are this server's too: /metrics, the dashboard and the history show them.
+    for (const result of message.results) fastify.backends.get(result.backend)?.heard(result)
+    update(message.snapshot, false)
+    // An identity the metadata service gave only after the heartbeat started.
+    identity().then(now => {
+      if (worker && now.id !== sent?.id) worker.postMessage({ type: 'identity', identity: sent = now } satisfies FleetCommand)
+    }, () => {})
   }
+
+  async function launch () {
+    const present = fastify.backends.present()
+    const self = await identity()
+    if (closing) return
+    const data: FleetWorkerData = {
+      sections: Object.fromEntries(present.filter(backend => backend.state === 'configured').map(({ definition: { name } }) => [name, values[name]])),
+      fixed: await Promise.all(present.filter(backend => backend.state === 'invalid').map(backend => backend.check())),
+      timeoutMs: values.checks.timeout_ms,
+      cacheMs: values.checks.cache_ms,
+      awsRegion: values.aws?.region,
+      secrets,
+      env: { ...env },
+      identity: sent = self,
+      intervalMs,
+      // pino's; a server without a logger (logger: false) has none and writes nothing.
+      levels: LEVELS.filter(level => (fastify.log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.(level) ?? false)
+    }
+    const started = worker = new Worker(workerFile, { workerData: data })
+    // Never what keeps the process alive.
+    started.unref()
+    started.on('message', received)
+    started.on('error', err => {
+      log.error({ err }, 'fleet: the heartbeat thread failed')
+      update({ ...snapshot, problems: [`the heartbeat stopped: ${scrub(err.message)}`] }, false)
+    })
+    // A thread that ended unasked starts again an interval later.
+    started.on('exit', () => {
+      if (worker === started) worker = undefined
+      if (!closing) restart = setTimeout(launchLogged, intervalMs).unref()
+    })
+  }
+
+  const launchLogged = () => { launch().catch(err => log.error({ err }, 'fleet: the heartbeat could not start')) }
 
   return {
     start (port: number) {
       localId = `${hostname()}:${port}`
-      if (enabled) schedule(0)
+      if (!enabled) return
+      // With no store to publish to, running the checks would be for nobody.
+      if (!fastify.backends.present().some(backend => backend.records)) {
+        return update({ stores: [], at: Date.now(), heartbeats: [], problems: ['neither [redis] nor [dynamodb] is configured'] }, true)
+      }
+      launchLogged()
     },
-    // Waits for a heartbeat in flight (its checks are bounded by timeout_ms), so no check opens a
-    // connection after the backends closed.
+    // The thread finishes a heartbeat in flight (bounded by timeout_ms) and closes its clients;
+    // one that does not end within twice that is stopped.
     async stop () {
-      closing.abort(new Error('the server is closing'))
-      clearTimeout(timer)
-      await beating
+      closing = true
+      clearTimeout(restart)
+      const running = worker
+      if (!running) return
+      const ended = new Promise(resolve => running.once('exit', resolve))
+      running.postMessage({ type: 'stop' } satisfies FleetCommand)
+      const late = setTimeout(() => running.terminate(), 2 * values.checks.timeout_ms)
+      await ended
+      clearTimeout(late)
     },
     async view () {
-      const self = await heartbeat(fastify.backends.present().flatMap(backend => backend.last ?? []))
+      const self = heartbeatOf(await identity(), fastify.backends.present().flatMap(backend => backend.last ?? []))
       return fleetView({ self, snapshot, intervalMs, now: Date.now() })
     }
   }
@@ -124,31 +135,6 @@ function createFleet (fastify: FastifyInstance) {
 declare module 'fastify' {
   interface FastifyInstance {
     fleet: ReturnType<typeof createFleet>
-  }
-}
-
-// Bounded by its own timeout and by the server's close, whatever the store's client does with
-// the signal.
-function bounded<T> (work: (signal: AbortSignal) => Promise<T>, timeoutMs: number, closing: AbortSignal): Promise<T> {
-  const signal = AbortSignal.any([closing, AbortSignal.timeout(timeoutMs)])
-  const aborted = new Promise<never>((_resolve, reject) => {
-    const stop = () => reject(closing.aborted ? closing.reason : new Error(`no answer within ${timeoutMs} ms`))
-    if (signal.aborted) stop()
-    signal.addEventListener('abort', stop, { once: true })
-  })
-  const working = work(signal)
-  // Its late failure is no longer anyone's news.
-  working.catch(() => {})
-  return Promise.race([working, aborted])
-}
-
-// A record another instance wrote: kept only when it has the fields the view reads.
-function parse (record: string): Heartbeat[] {
-  try {
-    const heartbeat = JSON.parse(record) as Heartbeat
-    return typeof heartbeat.id === 'string' && typeof heartbeat.at === 'number' && typeof heartbeat.backends === 'object' ? [heartbeat] : []
-  } catch {
-    return []
   }
 }
 

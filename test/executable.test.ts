@@ -4,7 +4,8 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { chmod, copyFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { promisify } from 'node:util'
+import { isDeepStrictEqual, promisify } from 'node:util'
+import type { FleetView } from '../lib/fleet-view.ts'
 import { version } from '../lib/version.ts'
 import { cleanEnv, eventually, freePort, makeTempDir, readLog, root, runCli, startCli } from './helper.ts'
 import {
@@ -72,6 +73,13 @@ test('./suaicloudapp, as the seed user data runs it: /health and every backend a
     assert.equal(await res.text(), 'OK', path)
   }
   await eventually(async () => (await readLog(join(dir, 'output.log'))).includes('listening'))
+  // The fleet heartbeat runs in a thread of its own, an entry point of its own in the executable:
+  // it published through Redis and read the table too.
+  await eventually(async () => {
+    const view = await (await fetch(`${app.url}/fleet`)).json() as FleetView
+    return isDeepStrictEqual(view.source.stores, ['redis', 'dynamodb'])
+  }, { timeoutMs: 15_000 })
+  assert.match(await readLog(join(dir, 'output.log')), /fleet: heartbeats through redis and dynamodb/)
   assert.equal(await app.stop(), 0)
 })
 

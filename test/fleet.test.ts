@@ -2,7 +2,7 @@ import { after, before, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { isDeepStrictEqual } from 'node:util'
 import { createClient } from 'redis'
-import { buildApp, configToml, eventually } from './helper.ts'
+import { buildApp, configToml, eventually, readLog } from './helper.ts'
 import { createImds } from '../lib/imds.ts'
 import { dynamodbRecords } from '../lib/records-dynamodb.ts'
 import { identity, imdsEnv, startImds } from './imds-fixture.ts'
@@ -62,6 +62,7 @@ async function startInstance (t: TestContext, { id, zone, redis, dynamodb, token
   return {
     id,
     fastify: built.fastify,
+    logFile: built.logFile,
     fleet,
     // The first view that satisfies `wanted`; on timeout, the error shows the last one seen.
     async until (wanted: (view: FleetView) => boolean): Promise<FleetView> {
@@ -76,6 +77,7 @@ async function startInstance (t: TestContext, { id, zone, redis, dynamodb, token
   }
 }
 
+const pick = (object: Record<string, unknown>, keys: string[]) => Object.fromEntries(keys.map(key => [key, object[key]]))
 const ids = (view: FleetView) => view.zones.flatMap(zone => zone.instances.map(instance => instance.id)).sort()
 
 test('three instances sharing a Redis Cluster each see all three, grouped by AZ, their keys on one shard; a stopped one leaves', async t => {
@@ -139,6 +141,13 @@ test('an instance whose Redis drops it still appears, through DynamoDB, and the 
     assert.match(view.verdict.summary.join('\n'), /redis fails only in eu-west-1c/)
     if (member.id === all[2]) assert.match(view.source.problems.join(), /redis: its check fails \(connect\)/)
   }
+  // No request ran a check: the heartbeat's thread did, and its news reached this server's
+  // output.log and its results this server's /metrics.
+  const failed = await eventually(async () => (await readLog(members[2].logFile)).split('\n').find(line => line.includes('"redis check failed"')))
+  assert.deepEqual(pick(JSON.parse(failed), ['backend', 'level', 'stage']), { backend: 'redis', level: 40, stage: 'connect' })
+  const metrics = (await members[2].fastify.inject('/metrics')).body
+  assert.match(metrics, /^suaicloudapp_check_up\{backend="redis"\} 0$/m)
+  assert.match(metrics, /^suaicloudapp_check_up\{backend="dynamodb"\} 1$/m)
 })
 
 test('a Redis killed and restarted under heartbeats: no crash, this instance alone meanwhile, then the fleet again, keys bounded', async t => {
