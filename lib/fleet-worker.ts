@@ -63,6 +63,9 @@ function cloneable (facts: object): object {
 
 const log = logger({ plugin: 'fleet' })
 const scrub = createScrubber(data.secrets)
+// Made here from the environment: the server's metadata client and DNS lookup are functions,
+// which cannot cross to a thread. Names resolve through the system's resolver, the server's
+// default too; the identity this instance publishes is the server's (FleetWorkerData.identity).
 const imds = createImds({ env: data.env })
 const lookup = createLookup()
 const deps = (name: string): BackendDeps => ({ log: logger({ backend: name }), timeoutMs: data.timeoutMs, cacheMs: data.cacheMs, scrub, awsRegion: data.awsRegion, env: data.env, imds, lookup })

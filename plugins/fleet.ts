@@ -52,6 +52,8 @@ function createFleet (fastify: FastifyInstance) {
   }
 
   function received (message: FleetMessage) {
+    // A heartbeat that ended as the server closed is nobody's news, and the log may be closed.
+    if (closing) return
     if (message.type === 'log') {
       const key = JSON.stringify(message.bindings)
       let child = loggers.get(key)

@@ -4,9 +4,10 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { copyFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
+import { isDeepStrictEqual, promisify } from 'node:util'
+import type { FleetView } from '../lib/fleet-view.ts'
 import { version } from '../lib/version.ts'
-import { cleanEnv, configToml, makeTempDir, root } from './helper.ts'
+import { cleanEnv, configToml, eventually, freePort, makeTempDir, root, startCli } from './helper.ts'
 import { startDynamo, startMariadb, startRedis, startS3, type DynamoHandle, type MariadbHandle, type RedisHandle, type S3Handle } from './harness/index.ts'
 
 // The Graviton file, dist/suaicloudapp-arm64, run here under qemu's user-mode emulator with
@@ -69,4 +70,15 @@ test('the arm64 executable passes check against MariaDB, Redis, S3 and DynamoDB'
   const checked = await arm64(['check'], cleanEnv({ AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey }))
   assert.equal(checked.code, 0, checked.stdout + checked.stderr)
   for (const name of ['database', 'redis', 's3', 'dynamodb']) assert.match(checked.stdout, new RegExp(`^${name} +pass +\\d+ +OK$`, 'm'))
+})
+
+test('the arm64 executable serves, and its fleet heartbeat thread, an entry point of its own, publishes through Redis', { skip, timeout: 2 * TIMEOUT_MS }, async t => {
+  const env = cleanEnv({ AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, SUAI_SERVER_PORT: String(await freePort()), SUAI_SERVER_DRAIN_MS: '0' })
+  const app = await startCli(t, [], { cwd: dir, env, run: [QEMU, '-L', SYSROOT, join(dir, 'suaicloudapp')], timeoutMs: TIMEOUT_MS / 2 })
+  assert.equal(await (await fetch(`${app.url}/health`)).text(), 'healthy')
+  await eventually(async () => {
+    const view = await (await fetch(`${app.url}/fleet`)).json() as FleetView
+    return isDeepStrictEqual(view.source.stores, ['redis', 'dynamodb'])
+  }, { timeoutMs: TIMEOUT_MS / 2, intervalMs: 500 })
+  assert.equal(await app.stop(), 0)
 })

@@ -62,8 +62,10 @@ export interface Running {
 }
 
 // Starts `serve` as a user does and waits for its "listening on" line.
-export async function startCli (t: TestContext, args: string[], { cwd, env = cleanEnv() }: { cwd: string, env?: NodeJS.ProcessEnv }): Promise<Running> {
-  const [command, ...prefix] = program()
+// `run` is the program and its first arguments (program() unless given); `timeoutMs` how long it
+// may take to say it listens.
+export async function startCli (t: TestContext, args: string[], { cwd, env = cleanEnv(), run = program(), timeoutMs = 15_000 }: { cwd: string, env?: NodeJS.ProcessEnv, run?: string[], timeoutMs?: number }): Promise<Running> {
+  const [command, ...prefix] = run
   const child = spawn(command, [...prefix, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
@@ -73,7 +75,7 @@ export async function startCli (t: TestContext, args: string[], { cwd, env = cle
   }
   t.after(stop)
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening on" line within 15 s:\n${output}`)), 15_000)
+    const timer = setTimeout(() => reject(new Error(`no "listening on" line within ${timeoutMs} ms:\n${output}`)), timeoutMs)
     const onData = (chunk: Buffer) => {
       output += chunk
       const match = /listening on (http:\/\/\S+)/.exec(output)
