@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import type { Backend, BackendDeps } from './backend.ts'
 import type { CheckLog, CheckResult } from './check.ts'
+import type { Snapshot } from './fleet-view.ts'
 import { beat, type Beating, type Identity } from './heartbeat.ts'
 import { createImds } from './imds.ts'
 import { createLookup } from './lookup.ts'
@@ -10,7 +11,7 @@ import { backends as list } from '../plugins/backends.ts'
 // The fleet heartbeat's thread (started by plugins/fleet.ts). Its checks and store calls run here,
 // with clients and connections of their own, so that the server's thread runs no socket code but
 // its own between requests: on Bun, the heartbeat's rare calls through the shared node:net and
-// stream code cost the /health path 5-10% of its throughput at saturation (npm run bench -- fleet).
+// stream code cost the /health path 5-12% of its throughput at saturation (npm run bench -- fleet).
 // What this thread finds goes back as messages: each heartbeat's snapshot and check results, and
 // the checks' log lines, which the server's logger writes.
 
@@ -34,7 +35,7 @@ export interface FleetWorkerData {
 export type Level = 'debug' | 'info' | 'warn' | 'error'
 
 export type FleetMessage =
-  | { type: 'beat', snapshot: Awaited<ReturnType<typeof beat>>['snapshot'], results: CheckResult[] }
+  | { type: 'beat', snapshot: Snapshot, results: CheckResult[] }
   | { type: 'log', level: Level, bindings: Record<string, string>, facts: object, message: string }
 
 // From the server: a new identity (the metadata service answered late), or stop.
